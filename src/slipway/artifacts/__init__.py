@@ -1,0 +1,1 @@
+"""Artifact persistence: the only code that touches files or buckets."""

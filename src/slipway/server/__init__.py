@@ -1,0 +1,1 @@
+"""`slipway server`: the MLflow REST protocol, the artifact proxy and our own API."""

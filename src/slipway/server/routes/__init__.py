@@ -1,0 +1,1 @@
+"""HTTP route modules, one per concern; each only translates HTTP to API calls."""

@@ -1,0 +1,1 @@
+"""Metadata persistence: the only code that speaks SQL (and its REST twin)."""

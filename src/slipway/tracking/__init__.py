@@ -1,0 +1,1 @@
+"""Experiment tracking: the Client, the fluent API and the metric batcher."""
