@@ -1,5 +1,96 @@
-"""slipway: track, register, serve and monitor machine-learning models."""
+"""slipway: track, register, serve and monitor machine-learning models.
+
+This module is the fluent API a data scientist types::
+
+    import slipway
+    slipway.set_experiment("churn")
+    with slipway.start_run(run_name="rf-baseline"):
+        slipway.log_params({"n_estimators": 100})
+        slipway.log_metric("val_loss", 0.3, step=1)
+
+`slipway.Client` is the explicit API. Flavor modules (`slipway.sklearn`, `slipway.pyfunc`,
+…) are imported on first use, so `import slipway` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from slipway._version import __version__
+from slipway.entities import Dataset, Experiment, Metric, Param, Run, RunStatus, Tag, ViewType
+from slipway.errors import SlipwayError
+from slipway.tracking.client import Client
+from slipway.tracking.fluent import (
+    ActiveRun,
+    active_run,
+    delete_tag,
+    end_run,
+    flush,
+    get_run,
+    get_tracking_uri,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
 
-__all__ = ["__version__"]
+_LAZY_MODULES = {"pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "models"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"slipway.{name}")
+    raise AttributeError(f"module 'slipway' has no attribute {name!r}")
+
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Dataset",
+    "Experiment",
+    "Metric",
+    "Param",
+    "Run",
+    "RunStatus",
+    "SlipwayError",
+    "Tag",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     SCHEDULED = "SCHEDULED"
     FINISHED = "FINISHED"
@@ -27,12 +27,12 @@ class RunStatus(str, Enum):
         return status in (cls.FINISHED, cls.FAILED, cls.KILLED)
 
 
-class LifecycleStage(str, Enum):
+class LifecycleStage(StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
 
 
-class ViewType(str, Enum):
+class ViewType(StrEnum):
     ACTIVE_ONLY = "ACTIVE_ONLY"
     DELETED_ONLY = "DELETED_ONLY"
     ALL = "ALL"
@@ -324,7 +324,11 @@ class FileInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FileInfo:
         size = d.get("file_size")
-        return cls(path=d["path"], is_dir=bool(d.get("is_dir")), file_size=None if size is None else int(size))
+        return cls(
+            path=d["path"],
+            is_dir=bool(d.get("is_dir")),
+            file_size=None if size is None else int(size),
+        )
 
 
 @dataclass(slots=True)

@@ -186,5 +186,6 @@ class TrackingStore(ABC):
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric])
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""

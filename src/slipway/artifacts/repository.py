@@ -1,0 +1,135 @@
+"""The artifact repository interface, path safety, and the URI → repository switch.
+
+A repository is rooted at one URI (a run's `artifact_uri`, an experiment's location, the
+server's destination). Paths given to it are relative POSIX paths below that root;
+`safe_artifact_path` refuses anything that could step outside it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO
+
+from slipway.entities import FileInfo
+from slipway.errors import InvalidParameterValue
+
+PROXY_SCHEME = "mlflow-artifacts:"
+CHUNK_SIZE = 1 << 20
+
+
+def safe_artifact_path(path: str | None) -> str:
+    """Normalise a relative artifact path; refuse `..`, absolute paths and drive letters.
+
+    Returns "" for the root. Backslashes are treated as separators so that a Windows
+    path cannot smuggle a `..` past the check.
+    """
+    if path is None:
+        return ""
+    raw = str(path).replace("\\", "/")
+    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
+        raise InvalidParameterValue(
+            f"Invalid artifact path {path!r}: it must be relative to the artifact root, "
+            "not an absolute path."
+        )
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise InvalidParameterValue(
+            f"Invalid artifact path {path!r}: '..' segments are not allowed; "
+            "use a path below the artifact root."
+        )
+    if any("\x00" in p for p in parts):
+        raise InvalidParameterValue(f"Invalid artifact path {path!r}: it contains a NUL byte.")
+    return "/".join(parts)
+
+
+def join_artifact_path(*parts: str | None) -> str:
+    """Join relative artifact paths, each checked by `safe_artifact_path`."""
+    return safe_artifact_path(posixpath.join(*[safe_artifact_path(p) for p in parts if p]))
+
+
+class ArtifactRepository(ABC):
+    """Files below one artifact root; the only code that reads or writes artifacts."""
+
+    def __init__(self, root_uri: str) -> None:
+        self.root_uri = root_uri
+
+    @abstractmethod
+    def write_stream(self, path: str, chunks: Iterable[bytes]) -> None:
+        """Write a file from chunks, creating parent folders; replaces an existing file."""
+
+    @abstractmethod
+    def open(self, path: str) -> BinaryIO:
+        """A binary read stream of one file (RESOURCE_DOES_NOT_EXIST if missing)."""
+
+    @abstractmethod
+    def list(self, path: str = "") -> list[FileInfo]:
+        """Immediate children of a folder, with paths relative to the root, sorted."""
+
+    @abstractmethod
+    def is_dir(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, path: str = "") -> None:
+        """Delete a file or a folder recursively (RESOURCE_DOES_NOT_EXIST if missing)."""
+
+    # --- built on the primitives above ----------------------------------------------
+    def write_bytes(self, path: str, data: bytes) -> None:
+        self.write_stream(path, [data])
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path) as f:
+            return f.read()
+
+    def log_file(self, local_path: str | Path, artifact_path: str | None = None) -> None:
+        """Copy one local file to `<artifact_path>/<file name>`."""
+        local = Path(local_path)
+        if not local.is_file():
+            raise InvalidParameterValue(f"Cannot log {str(local)!r}: it is not a file.")
+        dest = join_artifact_path(artifact_path, local.name)
+        with local.open("rb") as f:
+            self.write_stream(dest, iter(lambda: f.read(CHUNK_SIZE), b""))
+
+    def log_dir(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
+        """Copy a local folder's contents (recursively) below `artifact_path`."""
+        root = Path(local_dir)
+        if not root.is_dir():
+            raise InvalidParameterValue(f"Cannot log {str(root)!r}: it is not a folder.")
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            rel = file.parent.relative_to(root).as_posix()
+            self.log_file(file, join_artifact_path(artifact_path, rel if rel != "." else ""))
+
+    def download(self, path: str, dst_dir: str | Path) -> str:
+        """Copy a file or folder to `dst_dir/<path>` and return the local path."""
+        rel = safe_artifact_path(path)
+        target = Path(dst_dir) / rel if rel else Path(dst_dir)
+        if self.is_dir(rel):
+            target.mkdir(parents=True, exist_ok=True)
+            for child in self.list(rel):
+                self.download(child.path, dst_dir)
+            return str(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with self.open(rel) as src, target.open("wb") as out:
+            for chunk in iter(lambda: src.read(CHUNK_SIZE), b""):
+                out.write(chunk)
+        return str(target)
+
+
+def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
+    """The repository for an artifact URI.
+
+    `mlflow-artifacts:/…` goes through a tracking server's artifact proxy (the server
+    named in the URI, else `tracking_uri`); anything else is a local path or fsspec URL.
+    """
+    if uri.startswith(PROXY_SCHEME):
+        from slipway.artifacts.proxy import ProxyArtifactRepository
+
+        return ProxyArtifactRepository.from_uri(uri, tracking_uri)
+    from slipway.artifacts.fsspec_repository import FsspecArtifactRepository
+
+    return FsspecArtifactRepository(uri)

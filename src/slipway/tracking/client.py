@@ -1,0 +1,303 @@
+"""`Client`: the explicit, stateless API over one tracking store.
+
+The fluent functions in `slipway` are built on it. It holds a store (SQL in-process or
+REST, chosen by the tracking URI) and resolves run artifacts through the artifact layer.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from slipway import config
+from slipway.artifacts.repository import (
+    ArtifactRepository,
+    get_artifact_repository,
+    join_artifact_path,
+    safe_artifact_path,
+)
+from slipway.entities import (
+    DatasetInput,
+    Experiment,
+    FileInfo,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    Tag,
+    ViewType,
+)
+from slipway.errors import InvalidParameterValue
+from slipway.store.factory import open_tracking_store
+from slipway.store.interface import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
+
+BULK_METRICS = 1000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Client:
+    """Experiments, runs, metrics and artifacts, addressed by id."""
+
+    def __init__(self, tracking_uri: str | None = None, *, store: TrackingStore | None = None):
+        self.tracking_uri = tracking_uri or config.default_tracking_uri()
+        self._store = store or open_tracking_store(self.tracking_uri)
+
+    @property
+    def store(self) -> TrackingStore:
+        return self._store
+
+    def close(self) -> None:
+        self._store.close()
+
+    # --- experiments ---------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
+    ) -> str:
+        """Create an experiment; returns its id."""
+        return self._store.create_experiment(name, artifact_location, _stringify(tags))
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self._store.get_experiment(str(experiment_id))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self._store.get_experiment_by_name(name)
+
+    def search_experiments(
+        self,
+        view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Experiment]:
+        return self._store.search_experiments(
+            ViewType.parse(view_type), max_results, filter_string, order_by, page_token
+        )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self._store.delete_experiment(str(experiment_id))
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._store.restore_experiment(str(experiment_id))
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._store.rename_experiment(str(experiment_id), new_name)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self._store.set_experiment_tag(str(experiment_id), key, str(value))
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self._store.delete_experiment_tag(str(experiment_id), key)
+
+    # --- runs ----------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        run_name: str | None = None,
+    ) -> Run:
+        tags = _stringify(tags) or {}
+        tags.setdefault("mlflow.user", config.current_user())
+        return self._store.create_run(
+            str(experiment_id),
+            user_id=tags["mlflow.user"],
+            start_time=start_time or now_ms(),
+            tags=tags,
+            run_name=run_name,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self._store.get_run(run_id)
+
+    def update_run(
+        self, run_id: str, status: str | None = None, name: str | None = None
+    ) -> RunInfo:
+        return self._store.update_run_info(run_id, status=status, run_name=name)
+
+    def set_terminated(
+        self, run_id: str, status: str = RunStatus.FINISHED.value, end_time: int | None = None
+    ) -> RunInfo:
+        """End a run with a terminal status (FINISHED, FAILED or KILLED)."""
+        status = RunStatus(str(status).upper()).value
+        return self._store.update_run_info(run_id, status=status, end_time=end_time or now_ms())
+
+    def delete_run(self, run_id: str) -> None:
+        self._store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self._store.restore_run(run_id)
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self._store.log_batch(run_id, params=[Param(key, _param_str(value))])
+        return value
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        """Write one point synchronously (the fluent API batches instead)."""
+        self._store.log_batch(run_id, metrics=[make_metric(key, value, timestamp, step)])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[Tag] = (),
+    ) -> None:
+        """Write metrics, params and tags in one transaction.
+
+        Above `BULK_METRICS` points the metrics go through the columnar bulk path in a
+        transaction of their own, after the params and tags.
+        """
+        if len(metrics) <= BULK_METRICS:
+            self._store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+            return
+        if params or tags:
+            self._store.log_batch(run_id, params=params, tags=tags)
+        self._store.log_metric_columns(
+            run_id,
+            [m.key for m in metrics],
+            [m.value for m in metrics],
+            [m.timestamp for m in metrics],
+            [m.step for m in metrics],
+        )
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self._store.log_batch(run_id, tags=[Tag(key, str(value))])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._store.delete_tag(run_id, key)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self._store.log_inputs(run_id, datasets)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of one metric, ordered by step then timestamp (all pages)."""
+        points: list[Metric] = []
+        token = None
+        while True:
+            page = self._store.get_metric_history(run_id, key, page_token=token)
+            points.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                return points
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str = "",
+        run_view_type: ViewType | str = ViewType.ACTIVE_ONLY,
+        max_results: int = SEARCH_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs matching an MLflow filter string, e.g. `metrics.acc > 0.9`."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        return self._store.search_runs(
+            [str(i) for i in ids],
+            filter_string or "",
+            ViewType.parse(run_view_type),
+            max_results,
+            order_by,
+            page_token,
+        )
+
+    # --- artifacts -----------------------------------------------------------------
+    def artifact_repository(self, run_id: str) -> ArtifactRepository:
+        """The repository holding one run's artifacts."""
+        uri = self._store.get_run(run_id).info.artifact_uri
+        return get_artifact_repository(uri, self.tracking_uri)
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None):
+        self.artifact_repository(run_id).log_file(local_path, artifact_path)
+
+    def log_artifacts(self, run_id: str, local_dir: str | Path, artifact_path: str | None = None):
+        self.artifact_repository(run_id).log_dir(local_dir, artifact_path)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self.artifact_repository(run_id).write_bytes(
+            safe_artifact_path(artifact_file), text.encode("utf-8")
+        )
+
+    def log_dict(self, run_id: str, dictionary: dict[str, Any], artifact_file: str) -> None:
+        """Write a dict as JSON, or as YAML when the file name ends in .yaml/.yml."""
+        if artifact_file.endswith((".yaml", ".yml")):
+            import yaml
+
+            text = yaml.safe_dump(dictionary, sort_keys=False)
+        else:
+            text = json.dumps(dictionary, indent=2, default=str)
+        self.log_text(run_id, text, artifact_file)
+
+    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> None:
+        """Save a matplotlib or plotly figure as an image (or HTML for plotly)."""
+        path = safe_artifact_path(artifact_file)
+        if hasattr(figure, "savefig"):
+            import io
+
+            buf = io.BytesIO()
+            suffix = Path(path).suffix.lstrip(".") or "png"
+            figure.savefig(buf, format=suffix)
+            self.artifact_repository(run_id).write_bytes(path, buf.getvalue())
+        elif hasattr(figure, "write_html"):
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / Path(path).name
+                if path.endswith(".html"):
+                    figure.write_html(str(local))
+                else:
+                    figure.write_image(str(local))
+                self.log_artifact(run_id, local, str(Path(path).parent) if "/" in path else None)
+        else:
+            raise InvalidParameterValue(
+                f"log_figure needs a matplotlib or plotly figure, got {type(figure).__name__}."
+            )
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self.artifact_repository(run_id).list(safe_artifact_path(path))
+
+    def download_artifacts(
+        self, run_id: str, path: str = "", dst_path: str | Path | None = None
+    ) -> str:
+        """Copy a run's artifact (file or folder) to `dst_path` (a new temp folder if None)."""
+        dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="slipway-"))
+        dst.mkdir(parents=True, exist_ok=True)
+        return self.artifact_repository(run_id).download(join_artifact_path(path), dst)
+
+
+def make_metric(key: str, value: Any, timestamp: int | None, step: int | None) -> Metric:
+    """Validate one metric point from user input."""
+    if not isinstance(key, str) or not key:
+        raise InvalidParameterValue(f"Metric key must be a non-empty string, got {key!r}.")
+    return Metric(key, metric_value(key, value), timestamp or now_ms(), int(step or 0))
+
+
+def metric_value(key: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Got invalid value {value!r} for metric {key!r}: metric values must be numbers."
+        ) from None
+
+
+def _param_str(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _stringify(tags: dict[str, Any] | None) -> dict[str, str] | None:
+    return None if tags is None else {str(k): str(v) for k, v in tags.items()}
