@@ -1,0 +1,1 @@
+"""The end-to-end demo on synthetic churn data (what `make demo` runs)."""
