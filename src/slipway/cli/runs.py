@@ -13,7 +13,10 @@ from slipway.entities import Run, ViewType
 app = typer.Typer(help="Inspect, search and delete runs.", no_args_is_help=True)
 
 ExperimentOption = typer.Option(
-    "0", "--experiment", "-e", help="Experiment name or id (repeat for several)."
+    None,
+    "--experiment",
+    "-e",
+    help="Experiment name or id (repeat for several; default: the Default experiment).",
 )
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 MAX_METRIC_COLUMNS = 4
@@ -48,21 +51,21 @@ def _fmt_metric(value: float | None) -> str:
 
 def _search(
     tracking_uri: str | None,
-    experiments: list[str],
+    experiments: list[str] | None,
     filter_string: str,
     order_by: list[str] | None,
     max_results: int,
     view: ViewType,
 ) -> list[Run]:
     client = client_for(tracking_uri)
-    ids = [resolve_experiment_id(client, e) for e in experiments]
+    ids = [resolve_experiment_id(client, e) for e in experiments or ["0"]]
     page = client.search_runs(ids, filter_string, view, max_results, order_by or None)
     return list(page.items)
 
 
 @app.command("list")
 def list_runs(
-    experiment: list[str] = ExperimentOption,
+    experiment: list[str] | None = ExperimentOption,
     max_results: int = typer.Option(100, help="At most this many runs, newest first."),
     view: ViewType = typer.Option(ViewType.ACTIVE_ONLY, help="Which lifecycle stages to show."),
     json_output: bool = JsonOption,
@@ -81,7 +84,7 @@ def search_runs(
     filter_string: str = typer.Argument(
         "", metavar="FILTER", help="e.g. \"metrics.acc > 0.9 and params.model = 'rf'\""
     ),
-    experiment: list[str] = ExperimentOption,
+    experiment: list[str] | None = ExperimentOption,
     order_by: list[str] = typer.Option(
         None, "--order-by", "-o", help="e.g. 'metrics.acc DESC' (repeatable)."
     ),

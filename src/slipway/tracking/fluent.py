@@ -22,7 +22,13 @@ from typing import Any
 
 from slipway import config
 from slipway.entities import DatasetInput, Experiment, LifecycleStage, Param, Run, RunStatus, Tag
-from slipway.errors import FlushError, InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from slipway.errors import (
+    FlushError,
+    InvalidParameterValue,
+    InvalidState,
+    ResourceDoesNotExist,
+    SlipwayError,
+)
 from slipway.tracking.batching import MetricBatcher
 from slipway.tracking.client import Client, metric_value
 from slipway.tracking.datasets import dataset_input
@@ -213,16 +219,18 @@ def end_run(status: str = RunStatus.FINISHED.value, run_id: str | None = None) -
             return
         if run_id is None:
             run_id = _state.runs[-1].info.run_id
-        flush_error: FlushError | None = None
         try:
             flush()
-        except FlushError as exc:
-            flush_error = exc
-            status = RunStatus.FAILED.value
-        _client().set_terminated(run_id, status)
-        _state.runs = [r for r in _state.runs if r.info.run_id != run_id]
-        if flush_error is not None:
-            raise flush_error
+        except FlushError:
+            try:  # record the failure on the run if the run can still be written
+                _client().set_terminated(run_id, RunStatus.FAILED.value)
+            except SlipwayError:
+                log.warning("could not mark run %s FAILED", run_id)
+            raise
+        else:
+            _client().set_terminated(run_id, status)
+        finally:
+            _state.runs = [r for r in _state.runs if r.info.run_id != run_id]
 
 
 def flush() -> None:

@@ -1,0 +1,136 @@
+"""The `slipway` command line against a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from slipway import Client, __version__
+from slipway.cli.main import app
+from slipway.entities import Metric, Param, Tag
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def populated(uri: str) -> dict[str, str]:
+    client = Client(uri)
+    exp = client.create_experiment("churn")
+    ids = {}
+    for name, acc, model in [("rf", 0.91, "rf"), ("lr", 0.82, "lr"), ("gb", 0.95, "gb")]:
+        run = client.create_run(exp, run_name=name)
+        client.log_batch(
+            run.info.run_id,
+            metrics=[Metric("acc", acc, 0, 0)],
+            params=[Param("model", model)],
+            tags=[Tag("team", "growth")],
+        )
+        client.set_terminated(run.info.run_id)
+        ids[name] = run.info.run_id
+    client.close()
+    return ids
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"slipway {__version__}"
+
+
+def test_experiments_create_list_delete(uri: str) -> None:
+    created = invoke("experiments", "create", "alpha", "--json", "--tracking-uri", uri)
+    assert created.exit_code == 0
+    exp_id = json.loads(created.stdout)["experiment_id"]
+    listed = json.loads(invoke("experiments", "list", "--json", "--tracking-uri", uri).stdout)
+    assert {e["name"] for e in listed["experiments"]} == {"Default", "alpha"}
+    assert invoke("experiments", "delete", "alpha", "--tracking-uri", uri).exit_code == 0
+    assert Client(uri).get_experiment(exp_id).lifecycle_stage == "deleted"
+    table = invoke("experiments", "list", "--tracking-uri", uri).stdout
+    assert "Default" in table and "alpha" not in table
+
+
+def test_runs_search_orders_and_filters(uri: str, populated: dict[str, str]) -> None:
+    result = invoke(
+        "runs",
+        "search",
+        "metrics.acc > 0.85 and tags.team = 'growth'",
+        "-e",
+        "churn",
+        "--order-by",
+        "metrics.acc DESC",
+        "--json",
+        "--tracking-uri",
+        uri,
+    )
+    assert result.exit_code == 0, result.output
+    names = [r["info"]["run_name"] for r in json.loads(result.stdout)["runs"]]
+    assert names == ["gb", "rf"]
+
+
+def test_runs_list_and_show_tables(uri: str, populated: dict[str, str]) -> None:
+    listed = invoke("runs", "list", "-e", "churn", "--tracking-uri", uri)
+    assert listed.exit_code == 0
+    assert all(name in listed.stdout for name in ("rf", "lr", "gb"))
+    shown = invoke("runs", "show", populated["rf"], "--tracking-uri", uri)
+    assert shown.exit_code == 0
+    assert "model" in shown.stdout and "0.91" in shown.stdout and "FINISHED" in shown.stdout
+
+
+def test_runs_delete(uri: str, populated: dict[str, str]) -> None:
+    assert invoke("runs", "delete", populated["lr"], "--tracking-uri", uri).exit_code == 0
+    assert Client(uri).get_run(populated["lr"]).info.lifecycle_stage == "deleted"
+
+
+def test_errors_are_one_clear_line_and_exit_1(uri: str) -> None:
+    """Through the real console script: no traceback, the error code and message."""
+    exe = Path(sys.executable).parent / "slipway"
+    bad_filter = subprocess.run(
+        [str(exe), "runs", "search", "metrics.acc >> 1", "--tracking-uri", uri],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad_filter.returncode == 1
+    assert "INVALID_PARAMETER_VALUE" in bad_filter.stderr
+    assert "position" in bad_filter.stderr
+    assert "Traceback" not in bad_filter.stderr
+    missing = subprocess.run(
+        [str(exe), "runs", "show", "f" * 32, "--tracking-uri", uri],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 1
+    assert "RESOURCE_DOES_NOT_EXIST" in missing.stderr
+
+
+def test_demo_tracks_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "slipway"), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Tracked run" in result.stdout
+    client = Client()
+    exp = client.get_experiment_by_name("churn-demo")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == 1
+    assert runs[0].data.metrics["accuracy"] > 0.6
+    assert len(client.get_metric_history(runs[0].info.run_id, "train_loss")) == 200
