@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slipway import config
-from slipway.store.interface import TrackingStore
+from slipway.store.interface import RegistryStore, TrackingStore
 
 
 def open_tracking_store(uri: str | None = None, artifact_root: str | None = None) -> TrackingStore:
@@ -22,3 +22,29 @@ def open_tracking_store(uri: str | None = None, artifact_root: str | None = None
     return SqlTrackingStore(
         config.normalize_db_uri(uri), artifact_root or config.default_artifact_root()
     )
+
+
+def open_registry_store(
+    uri: str | None = None,
+    artifact_root: str | None = None,
+    *,
+    tracking_store: TrackingStore | None = None,
+) -> RegistryStore:
+    """Open the model registry behind `uri`, the same database or server as tracking.
+
+    Given the `tracking_store` already open on that URI, the registry shares its database
+    engine (SQL) or HTTP session (REST) instead of opening a second one. `artifact_root`
+    is accepted for symmetry with `open_tracking_store`: logged models take their
+    location from their experiment.
+    """
+    uri = uri or config.default_tracking_uri()
+    if config.is_rest_uri(uri):
+        from slipway.store.rest_registry import RestRegistryStore
+
+        return RestRegistryStore(uri, session=getattr(tracking_store, "session", None))
+    from slipway.store.sql_registry import SqlRegistryStore
+
+    engine = getattr(tracking_store, "engine", None)
+    if engine is not None:
+        return SqlRegistryStore(engine=engine)
+    return SqlRegistryStore(config.normalize_db_uri(uri))

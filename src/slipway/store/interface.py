@@ -10,21 +10,29 @@ times are epoch milliseconds. Every method raises a `SlipwayError` subclass on b
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
 from slipway.entities import (
+    AuditEvent,
     DatasetInput,
     Experiment,
+    GateCondition,
+    LoggedModel,
     Metric,
+    ModelVersion,
     PagedList,
     Param,
+    PromotionResult,
+    RegisteredModel,
     Run,
     RunInfo,
     Tag,
     ViewType,
 )
+from slipway.errors import InvalidParameterValue
 
 # MLflow-compatible limits (mlflow/utils/validation.py).
 MAX_ENTITY_KEY_LENGTH = 250
@@ -189,3 +197,288 @@ class TrackingStore(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
+
+
+# --- model registry --------------------------------------------------------------------
+
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT = 100
+SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD = 1000
+SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT = 10_000
+SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD = 200_000
+SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT = 100
+MAX_REGISTERED_MODEL_NAME_LENGTH = 256
+MAX_ALIAS_LENGTH = 255
+MAX_REGISTRY_TAG_VALUE_LENGTH = 100_000
+
+
+class RegistryStore(ABC):
+    """Registered models, versions, aliases, stages, the audit trail and logged models.
+
+    Every change writes its `AuditEvent` in the same transaction as the change. `actor` is
+    who made it (None: the current user, `slipway.config.current_user()`); `reason` is
+    free text kept with the event. Versions are ints; aliases never look like versions.
+    """
+
+    # --- registered models -------------------------------------------------------------
+    @abstractmethod
+    def create_registered_model(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        description: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> RegisteredModel:
+        """Create a model; a taken name is RESOURCE_ALREADY_EXISTS."""
+
+    @abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """The model with its tags, aliases and the latest version per stage."""
+
+    @abstractmethod
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """Filter on `name` (=, !=, LIKE, ILIKE) and `tags.<key>`; default order: name."""
+
+    @abstractmethod
+    def rename_registered_model(
+        self, name: str, new_name: str, *, actor: str | None = None
+    ) -> RegisteredModel: ...
+
+    @abstractmethod
+    def update_registered_model(
+        self, name: str, description: str | None, *, actor: str | None = None
+    ) -> RegisteredModel: ...
+
+    @abstractmethod
+    def delete_registered_model(
+        self, name: str, *, actor: str | None = None, reason: str | None = None
+    ) -> None:
+        """Delete the model with its versions and aliases; its audit events stay."""
+
+    @abstractmethod
+    def set_registered_model_tag(
+        self, name: str, key: str, value: str, *, actor: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def delete_registered_model_tag(
+        self, name: str, key: str, *, actor: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        """The newest version in each of `stages` (all stages when None or empty)."""
+
+    # --- aliases -----------------------------------------------------------------------
+    @abstractmethod
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Point `alias` at `version` (moving it if set); names like `v3`, `3`, `latest`
+        are refused."""
+
+    @abstractmethod
+    def delete_registered_model_alias(
+        self, name: str, alias: str, *, actor: str | None = None, reason: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def rollback_registered_model_alias(
+        self, name: str, alias: str, *, actor: str | None = None, reason: str | None = None
+    ) -> ModelVersion:
+        """Point `alias` back at the version it held before (from the audit trail)."""
+
+    # --- model versions ----------------------------------------------------------------
+    @abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> ModelVersion:
+        """Register the next version (READY at once) and snapshot its run's metrics/params.
+
+        `source` may be `models:/<model_id>` (an MLflow 3 logged model), `models:/name/…`
+        or `runs:/<run_id>/<path>`; these resolve to the artifact location served by
+        `get_model_version_download_uri`.
+        """
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion: ...
+
+    @abstractmethod
+    def update_model_version(
+        self, name: str, version: int, description: str | None, *, actor: str | None = None
+    ) -> ModelVersion: ...
+
+    @abstractmethod
+    def delete_model_version(
+        self,
+        name: str,
+        version: int,
+        *,
+        force: bool = False,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Refused (INVALID_STATE) while an alias points at it, unless `force`, which also
+        removes those aliases and records it."""
+
+    @abstractmethod
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int,
+        stage: str,
+        archive_existing_versions: bool = False,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion: ...
+
+    @abstractmethod
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Filter on name, version_number, run_id, source_path and `tags.<key>`."""
+
+    @abstractmethod
+    def get_model_version_download_uri(self, name: str, version: int) -> str:
+        """Where the version's files are (an artifact URI, not a `models:/` URI)."""
+
+    @abstractmethod
+    def set_model_version_tag(
+        self, name: str, version: int, key: str, value: str, *, actor: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def delete_model_version_tag(
+        self, name: str, version: int, key: str, *, actor: str | None = None
+    ) -> None: ...
+
+    # --- gates and audit ---------------------------------------------------------------
+    @abstractmethod
+    def promote(
+        self,
+        name: str,
+        version: int,
+        conditions: Sequence[GateCondition] = (),
+        *,
+        alias: str | None = None,
+        stage: str | None = None,
+        archive_existing_versions: bool = False,
+        dry_run: bool = False,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> PromotionResult:
+        """Check `conditions` and, if all pass, set the alias and/or stage — one transaction.
+
+        A failure changes nothing but a `gate_failed` audit event; a dry run writes
+        nothing at all. The result lists every check; raising is the caller's choice.
+        """
+
+    @abstractmethod
+    def get_audit_events(self, name: str) -> list[AuditEvent]:
+        """Every recorded change of a model (also after it was renamed or deleted), oldest
+        first. There is deliberately no way to edit or delete events."""
+
+    # --- MLflow 3 logged models --------------------------------------------------------
+    @abstractmethod
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        """A PENDING logged model; files go to `<experiment location>/models/<id>/artifacts`."""
+
+    @abstractmethod
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel: ...
+
+    @abstractmethod
+    def delete_logged_model(self, model_id: str) -> None: ...
+
+    @abstractmethod
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        """Set the status to READY or FAILED once the files are uploaded."""
+
+    @abstractmethod
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
+
+    @abstractmethod
+    def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None: ...
+
+    @abstractmethod
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        """`order_by` items are `{"field_name": ..., "ascending": bool}` as in MLflow."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+
+
+_ALIAS_RE = re.compile(r"^[\w\-]+$")
+_VERSION_LIKE_RE = re.compile(r"^[vV]?\d+$")
+
+
+def validate_alias(alias: Any) -> str:
+    """MLflow's alias rules, plus: nothing that reads as a version (`3`, `v3`) or `latest`."""
+    if not isinstance(alias, str) or not alias:
+        raise InvalidParameterValue("Missing value for required parameter 'alias'.")
+    if not _ALIAS_RE.match(alias):
+        raise InvalidParameterValue(
+            f"Invalid alias {alias!r}: aliases may only contain letters, digits, underscores "
+            "(_) and dashes (-)."
+        )
+    if len(alias) > MAX_ALIAS_LENGTH:
+        raise InvalidParameterValue(f"Alias {alias[:40]!r}… is longer than {MAX_ALIAS_LENGTH}.")
+    if _VERSION_LIKE_RE.match(alias):
+        raise InvalidParameterValue(
+            f"Invalid alias {alias!r}: it looks like a version number, so models:/name@{alias} "
+            "and models:/name/<version> would be confused. Use a name such as 'champion'."
+        )
+    if alias.lower() == "latest":
+        raise InvalidParameterValue(
+            "Invalid alias 'latest': it is reserved (models:/name/latest is the newest version)."
+        )
+    return alias
