@@ -86,6 +86,7 @@ class LiveServer:
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A real `slipway server` app on a real socket (uvicorn in a thread), SQLite backend."""
     import uvicorn
+
     from slipway.server.app import create_app
 
     store_uri = f"sqlite:///{tmp_path / 'server.db'}"
