@@ -1,0 +1,319 @@
+"""The scikit-learn flavor: estimators saved with skops by default, pickle only on request.
+
+Layout (MLflow's `sklearn` flavor, so MLflow loads our models and we load its models)::
+
+    model.skops                 (or model.pkl for serialization_format pickle/cloudpickle)
+    MLmodel: flavors.sklearn = {pickled_model, serialization_format, sklearn_version,
+                                skops_trusted_types, code}
+             flavors.python_function.loader_module = mlflow.sklearn
+
+Why skops is safe enough to load by default, and where it is not: skops rebuilds objects
+from a description instead of running pickled code, and refuses every type not on an
+allow-list. At save time we record the extra types the file needs
+(`skops.io.get_untrusted_types`) as `skops_trusted_types`; MLflow reads the same key. At
+load time slipway trusts those recorded types only when they come from scikit-learn, NumPy,
+SciPy or LightGBM. A file that needs anything else (a function from your own module, say),
+or types its MLmodel does not list, loads only with `allow_pickle=True`, because trusting
+arbitrary types can run arbitrary code. Note that trusted scikit-learn tree types are still
+native code reading the file's numbers: load models from sources you trust.
+
+Pickle and cloudpickle files load only with `allow_pickle=True` (`UnsafeModelFormat`
+otherwise). MLflow itself loads any sklearn model only with
+`MLFLOW_ALLOW_PICKLE_DESERIALIZATION=true`.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from slipway.errors import InvalidParameterValue, UnsafeModelFormat
+from slipway.models.code import add_code_to_sys_path, copy_code_paths
+from slipway.models.format import Model, ModelInfo, resolve_inside
+from slipway.models.logging import log_model as _log_model
+from slipway.models.optional import import_optional, is_optional_package, missing_dependency
+from slipway.models.pyfunc import resolve_model_dir
+from slipway.models.saving import finish_model_dir, new_model_dir
+from slipway.models.unsafe import PICKLE_FORMATS, load_pickle_file, refuse_pickle
+
+logger = logging.getLogger(__name__)
+
+FLAVOR_NAME = "sklearn"
+SERIALIZATION_FORMAT_SKOPS = "skops"
+SERIALIZATION_FORMAT_PICKLE = "pickle"
+SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"
+SERIALIZATION_FORMATS = (
+    SERIALIZATION_FORMAT_SKOPS,
+    SERIALIZATION_FORMAT_PICKLE,
+    SERIALIZATION_FORMAT_CLOUDPICKLE,
+)
+_MODEL_FILES = {"skops": "model.skops", "pickle": "model.pkl", "cloudpickle": "model.pkl"}
+
+# skops types we trust when a model's MLmodel lists them: numeric-library internals only.
+_SAFE_SKOPS_PREFIXES = ("sklearn.", "numpy.", "scipy.", "lightgbm.")
+_SAFE_SKOPS_TYPES = frozenset({"collections.OrderedDict", "collections.defaultdict"})
+
+
+class SklearnPredictor:
+    """Calls the estimator's chosen predict method (`predict`, `predict_proba`, ...)."""
+
+    def __init__(self, estimator: Any, predict_fn: str = "predict") -> None:
+        self.raw_model = estimator
+        self.predict_fn = predict_fn
+        fn = getattr(estimator, predict_fn, None)
+        if not callable(fn):
+            raise InvalidParameterValue(
+                f"The scikit-learn model {type(estimator).__name__} has no method {predict_fn!r}"
+            )
+        self._fn = fn
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        return self._fn(data)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save_model(
+    sk_model: Any,
+    path: str,
+    *,
+    serialization_format: str = SERIALIZATION_FORMAT_SKOPS,
+    pyfunc_predict_fn: str = "predict",
+    signature: Any = None,
+    input_example: Any = None,
+    code_paths: Iterable[str] | None = None,
+    pip_requirements: Iterable[str] | None = None,
+    extra_pip_requirements: Iterable[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Model:
+    """Save a scikit-learn estimator (or pipeline) as a model directory at `path`.
+
+    `serialization_format` is "skops" (safe, default), or "pickle" / "cloudpickle" for
+    objects skops cannot describe; those load only with `allow_pickle=True`.
+    """
+    if serialization_format not in SERIALIZATION_FORMATS:
+        raise InvalidParameterValue(
+            f"Unknown serialization_format {serialization_format!r}; "
+            f"use one of {list(SERIALIZATION_FORMATS)}"
+        )
+    sklearn = import_optional("sklearn", "Saving a scikit-learn model")
+    with new_model_dir(path) as model_dir:
+        code = copy_code_paths(code_paths, model_dir)
+        data_file = _MODEL_FILES[serialization_format]
+        trusted = write_estimator(sk_model, model_dir / data_file, serialization_format)
+        model = Model.new()
+        model.add_flavor(
+            FLAVOR_NAME,
+            pickled_model=data_file,
+            sklearn_version=sklearn.__version__,
+            serialization_format=serialization_format,
+            code=code,
+            skops_trusted_types=trusted,
+        )
+        pyfunc = None
+        predictor = None
+        if callable(getattr(sk_model, pyfunc_predict_fn, None)):
+            predictor = SklearnPredictor(sk_model, pyfunc_predict_fn)
+            pyfunc = {
+                "loader_module": "mlflow.sklearn",
+                "model_path": data_file,
+                "predict_fn": pyfunc_predict_fn,
+            }
+        else:
+            logger.warning(
+                "%s has no %s method: saved without the python_function flavor",
+                type(sk_model).__name__,
+                pyfunc_predict_fn,
+            )
+        return finish_model_dir(
+            model_dir,
+            model,
+            predictor=predictor,
+            pyfunc=pyfunc,
+            flavor_packages=_packages(serialization_format),
+            input_example=input_example,
+            signature=signature,
+            code=code,
+            pip_requirements=pip_requirements,
+            extra_pip_requirements=extra_pip_requirements,
+            metadata=metadata,
+        )
+
+
+def _packages(serialization_format: str) -> list[str]:
+    extra = {"skops": ["skops"], "cloudpickle": ["cloudpickle"]}.get(serialization_format, [])
+    return ["scikit-learn", "scipy", *extra]
+
+
+def write_estimator(obj: Any, path: Path, serialization_format: str) -> list[str] | None:
+    """Serialize `obj` to `path`; for skops, return the extra types the file needs."""
+    if serialization_format == SERIALIZATION_FORMAT_SKOPS:
+        return _write_skops(obj, path)
+    logger.warning(
+        "Saving %s with %s: loading it will need allow_pickle=True, because unpickling can "
+        "run arbitrary code. The safe default is serialization_format='skops'.",
+        type(obj).__name__,
+        serialization_format,
+    )
+    if serialization_format == SERIALIZATION_FORMAT_CLOUDPICKLE:
+        cloudpickle = import_optional(
+            "cloudpickle", "Saving with serialization_format='cloudpickle'"
+        )
+        with open(path, "wb") as f:
+            cloudpickle.dump(obj, f)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(obj, f)
+    return None
+
+
+def _write_skops(obj: Any, path: Path) -> list[str]:
+    sio = import_optional("skops.io", "Saving in the skops format")
+    try:
+        sio.dump(obj, path)
+        trusted = sorted(sio.get_untrusted_types(file=path))
+        sio.load(path, trusted=trusted)  # prove it loads back before calling it saved
+    except Exception as exc:
+        raise InvalidParameterValue(
+            f"{type(obj).__name__} could not be saved in the skops format: {exc}. skops "
+            "handles scikit-learn objects and functions defined at module level in importable "
+            "modules. If the model needs more, save it with serialization_format='cloudpickle' "
+            "(it will then load only with allow_pickle=True)."
+        ) from exc
+    if main := [t for t in trusted if t.startswith("__main__.")]:
+        logger.warning(
+            "The model references %s, defined in __main__: it will not load in another "
+            "process. Move it to a module and pass that module in code_paths.",
+            main,
+        )
+    return trusted
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def is_safe_skops_type(type_name: str) -> bool:
+    """Whether slipway trusts a skops type without allow_pickle (numeric-library internals)."""
+    return type_name in _SAFE_SKOPS_TYPES or type_name.startswith(_SAFE_SKOPS_PREFIXES)
+
+
+def load_skops(
+    path: Path, recorded: Iterable[str] | None, allow_pickle: bool, model_dir: Path
+) -> Any:
+    """Load a skops file trusting only what the policy in the module docstring allows."""
+    sio = import_optional("skops.io", "Loading this skops model")
+    needed = sorted(sio.get_untrusted_types(file=path))
+    if not allow_pickle:
+        unrecorded = sorted(set(needed) - set(recorded or ()))
+        if unrecorded:
+            raise UnsafeModelFormat(
+                f"The skops file of the model at '{model_dir}' needs types that its MLmodel "
+                f"file does not record as trusted: {unrecorded}. The file may have been "
+                "changed after it was saved. If you trust its source, load it with "
+                "allow_pickle=True."
+            )
+        if risky := [t for t in needed if not is_safe_skops_type(t)]:
+            raise UnsafeModelFormat(
+                f"The skops model at '{model_dir}' needs types from outside scikit-learn, "
+                f"NumPy and SciPy: {risky}. Loading them can run their code, so slipway does "
+                "not trust them by default. If you trust the model's source, load it with "
+                "allow_pickle=True."
+            )
+    try:
+        return sio.load(path, trusted=needed)
+    except ModuleNotFoundError as exc:
+        raise _missing_module(exc, path) from exc
+    except Exception as exc:
+        raise InvalidParameterValue(f"Could not load the skops model file '{path}': {exc}") from exc
+
+
+def _missing_module(exc: ModuleNotFoundError, path: Path) -> Exception:
+    if exc.name and is_optional_package(exc.name):
+        return missing_dependency(exc.name, "Loading this model")
+    return InvalidParameterValue(
+        f"The model file '{path}' needs the module {exc.name!r}, which is not importable. "
+        "Install it, or save the model with code_paths so its code travels with it."
+    )
+
+
+def load_estimator(model_dir: Path, conf: dict[str, Any], allow_pickle: bool) -> Any:
+    """Deserialize the estimator described by an `sklearn` flavor entry."""
+    fmt = conf.get("serialization_format") or SERIALIZATION_FORMAT_PICKLE
+    path = resolve_inside(model_dir, conf.get("pickled_model"), "the scikit-learn model file")
+    if not path.is_file():
+        raise InvalidParameterValue(f"The model file '{path}' named in the MLmodel file is missing")
+    if fmt == SERIALIZATION_FORMAT_SKOPS:
+        import_optional("sklearn", "Loading this scikit-learn model")
+        return load_skops(path, conf.get("skops_trusted_types"), allow_pickle, model_dir)
+    if fmt in PICKLE_FORMATS:
+        refuse_pickle(model_dir, f"scikit-learn, serialization_format: {fmt}", allow_pickle)
+        import_optional("sklearn", "Loading this scikit-learn model")
+        try:
+            return load_pickle_file(path, fmt)
+        except ModuleNotFoundError as exc:
+            raise _missing_module(exc, path) from exc
+    raise InvalidParameterValue(
+        f"The scikit-learn model at '{model_dir}' uses serialization_format {fmt!r}, which "
+        f"slipway cannot read (known: {list(SERIALIZATION_FORMATS)})"
+    )
+
+
+def load_model(model_uri: str, allow_pickle: bool = False, dst_path: str | None = None) -> Any:
+    """Load the scikit-learn estimator of a model (saved by slipway or MLflow)."""
+    model_dir = resolve_model_dir(model_uri, dst_path)
+    model = Model.load(model_dir)
+    conf = model.flavors.get(FLAVOR_NAME)
+    if conf is None:
+        raise InvalidParameterValue(
+            f"The model at '{model_uri}' has no {FLAVOR_NAME} flavor (it has "
+            f"{sorted(model.flavors)}); load it with slipway.pyfunc.load_model instead."
+        )
+    add_code_to_sys_path(model_dir, conf.get("code"))
+    return load_estimator(model_dir, conf, allow_pickle)
+
+
+def load_pyfunc(model_dir: Path, model: Model, allow_pickle: bool = False) -> SklearnPredictor:
+    """The pyfunc predictor of an sklearn model."""
+    pyfunc = model.pyfunc_conf or {}
+    conf = model.flavors.get(FLAVOR_NAME)
+    if conf is None:  # very old MLflow models: the pyfunc entry alone, pickled
+        conf = {"pickled_model": pyfunc.get("model_path") or pyfunc.get("data")}
+    estimator = load_estimator(Path(model_dir), conf, allow_pickle)
+    return SklearnPredictor(estimator, pyfunc.get("predict_fn") or "predict")
+
+
+def log_model(
+    sk_model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    signature: Any = None,
+    registered_model_name: str | None = None,
+    **kwargs: Any,
+) -> ModelInfo:
+    """Save the estimator and log it to the active run (see `save_model` for options)."""
+    return _log_model(
+        save_model,
+        sk_model,
+        name,
+        registered_model_name,
+        input_example=input_example,
+        signature=signature,
+        **kwargs,
+    )
+
+
+__all__ = [
+    "FLAVOR_NAME",
+    "SERIALIZATION_FORMATS",
+    "SklearnPredictor",
+    "is_safe_skops_type",
+    "load_model",
+    "load_pyfunc",
+    "log_model",
+    "save_model",
+]
