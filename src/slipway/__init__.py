@@ -20,6 +20,7 @@ from typing import Any
 from slipway._version import __version__
 from slipway.entities import Dataset, Experiment, Metric, Param, Run, RunStatus, Tag, ViewType
 from slipway.errors import SlipwayError
+from slipway.registry.fluent import register_model
 from slipway.tracking.client import Client
 from slipway.tracking.fluent import (
     ActiveRun,
@@ -87,6 +88,7 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "register_model",
     "search_runs",
     "set_experiment",
     "set_tag",

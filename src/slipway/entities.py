@@ -366,3 +366,541 @@ __all__ = [
     "Tag",
     "ViewType",
 ]
+
+
+# --- model registry (MLflow's registered models, model versions and logged models) -------
+
+STAGES = ("None", "Staging", "Production", "Archived")
+"""The legacy model-version stages, in MLflow's spelling."""
+
+_STAGE_BY_LOWER = {s.lower(): s for s in STAGES}
+
+
+def canonical_stage(stage: str) -> str:
+    """MLflow's stage spelling for any capitalisation (`production` → `Production`)."""
+    canonical = _STAGE_BY_LOWER.get(str(stage).strip().lower())
+    if canonical is None:
+        from slipway.errors import InvalidParameterValue
+
+        raise InvalidParameterValue(
+            f"Invalid stage {stage!r}: use one of {', '.join(STAGES)} (any capitalisation)."
+        )
+    return canonical
+
+
+def _version_str(version: Any) -> str | None:
+    return None if version is None else str(version)
+
+
+@dataclass(slots=True)
+class ModelVersion:
+    """One registered version of a model.
+
+    `metrics` and `params` are the source run's values when the version was registered
+    (sent as the protocol's `model_metrics` / `model_params`), so a version keeps its
+    numbers even if the run changes later.
+    """
+
+    name: str
+    version: int
+    creation_timestamp: int
+    last_updated_timestamp: int
+    source: str = ""
+    run_id: str | None = None
+    run_link: str | None = None
+    status: str = "READY"
+    status_message: str | None = None
+    description: str | None = None
+    user_id: str | None = None
+    current_stage: str = "None"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    model_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "version": str(self.version),
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "current_stage": self.current_stage,
+            "source": self.source,
+            "status": self.status,
+            "tags": _tags_to_list(self.tags),
+            "aliases": list(self.aliases),
+            "run_link": self.run_link or "",
+            "user_id": self.user_id or "",
+        }
+        for key in ("run_id", "status_message", "description", "model_id"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.params:
+            out["model_params"] = [{"name": k, "value": v} for k, v in self.params.items()]
+        if self.metrics:
+            out["model_metrics"] = [
+                {"key": k, "value": encode_float(v), "run_id": self.run_id or ""}
+                for k, v in self.metrics.items()
+            ]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelVersion:
+        return cls(
+            name=d["name"],
+            version=int(d["version"]),
+            creation_timestamp=int(d.get("creation_timestamp") or 0),
+            last_updated_timestamp=int(d.get("last_updated_timestamp") or 0),
+            source=d.get("source", "") or "",
+            run_id=d.get("run_id") or None,
+            run_link=d.get("run_link") or None,
+            status=d.get("status") or "READY",
+            status_message=d.get("status_message"),
+            description=d.get("description"),
+            user_id=d.get("user_id") or None,
+            current_stage=d.get("current_stage") or "None",
+            tags=_tags_from_list(d.get("tags")),
+            aliases=list(d.get("aliases") or []),
+            model_id=d.get("model_id") or None,
+            metrics={m["key"]: decode_float(m["value"]) for m in d.get("model_metrics") or []},
+            params={p["name"]: str(p.get("value", "")) for p in d.get("model_params") or []},
+        )
+
+
+@dataclass(slots=True)
+class RegisteredModel:
+    """A named model: its versions are numbered 1, 2, 3, … and `aliases` map to versions."""
+
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str | None = None
+    user_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "creation_timestamp": self.creation_timestamp,
+            "last_updated_timestamp": self.last_updated_timestamp,
+            "user_id": self.user_id or "",
+            "tags": _tags_to_list(self.tags),
+            "aliases": [{"alias": a, "version": str(v)} for a, v in self.aliases.items()],
+            "latest_versions": [v.to_dict() for v in self.latest_versions],
+        }
+        if self.description is not None:
+            out["description"] = self.description
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RegisteredModel:
+        return cls(
+            name=d["name"],
+            creation_timestamp=int(d.get("creation_timestamp") or 0),
+            last_updated_timestamp=int(d.get("last_updated_timestamp") or 0),
+            description=d.get("description"),
+            user_id=d.get("user_id") or None,
+            tags=_tags_from_list(d.get("tags")),
+            aliases={a["alias"]: int(a["version"]) for a in d.get("aliases") or []},
+            latest_versions=[ModelVersion.from_dict(v) for v in d.get("latest_versions") or []],
+        )
+
+
+class LoggedModelStatus(StrEnum):
+    """MLflow 3 logged-model status; `to_dict` writes the protocol's enum names."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+    @property
+    def proto_name(self) -> str:
+        return _LOGGED_MODEL_PROTO[self]
+
+    @classmethod
+    def parse(cls, value: Any) -> LoggedModelStatus:
+        """Accept PENDING/READY/FAILED, the protocol names or numbers (1, 2, 3)."""
+        text = str(value).strip().upper()
+        for status, proto in _LOGGED_MODEL_PROTO.items():
+            if text in (status.value, proto, str(_LOGGED_MODEL_NUMBERS[status])):
+                return status
+        from slipway.errors import InvalidParameterValue
+
+        raise InvalidParameterValue(
+            f"Invalid logged model status {value!r}: use PENDING, READY or FAILED."
+        )
+
+
+_LOGGED_MODEL_PROTO = {
+    LoggedModelStatus.PENDING: "LOGGED_MODEL_PENDING",
+    LoggedModelStatus.READY: "LOGGED_MODEL_READY",
+    LoggedModelStatus.FAILED: "LOGGED_MODEL_UPLOAD_FAILED",
+}
+_LOGGED_MODEL_NUMBERS = {
+    LoggedModelStatus.PENDING: 1,
+    LoggedModelStatus.READY: 2,
+    LoggedModelStatus.FAILED: 3,
+}
+
+
+@dataclass(slots=True)
+class LoggedModel:
+    """An MLflow 3 logged model (`models:/m-<id>`): a model's files, outside any run folder."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    status: str = LoggedModelStatus.PENDING.value
+    status_message: str | None = None
+    source_run_id: str | None = None
+    model_type: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.model_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "model_id": self.model_id,
+            "experiment_id": self.experiment_id,
+            "name": self.name,
+            "creation_timestamp_ms": self.creation_timestamp,
+            "last_updated_timestamp_ms": self.last_updated_timestamp,
+            "artifact_uri": self.artifact_location,
+            "status": LoggedModelStatus(self.status).proto_name,
+            "tags": _tags_to_list(self.tags),
+        }
+        for key in ("source_run_id", "model_type", "status_message"):
+            value = getattr(self, key)
+            if value is not None:
+                info[key] = value
+        return {"info": info, "data": {"params": _tags_to_list(self.params), "metrics": []}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoggedModel:
+        info = d.get("info") or {}
+        data = d.get("data") or {}
+        return cls(
+            model_id=info["model_id"],
+            experiment_id=str(info.get("experiment_id", "")),
+            name=info.get("name", ""),
+            artifact_location=info.get("artifact_uri", ""),
+            creation_timestamp=int(info.get("creation_timestamp_ms") or 0),
+            last_updated_timestamp=int(info.get("last_updated_timestamp_ms") or 0),
+            status=LoggedModelStatus.parse(info.get("status") or "PENDING").value,
+            status_message=info.get("status_message"),
+            source_run_id=info.get("source_run_id") or None,
+            model_type=info.get("model_type") or None,
+            tags=_tags_from_list(info.get("tags")),
+            params=_tags_from_list(data.get("params")),
+        )
+
+
+class AuditAction(StrEnum):
+    """What an audit event records; `field` says which alias, tag or attribute changed."""
+
+    MODEL_CREATED = "model_created"
+    MODEL_RENAMED = "model_renamed"
+    MODEL_DELETED = "model_deleted"
+    VERSION_CREATED = "version_created"
+    VERSION_DELETED = "version_deleted"
+    DESCRIPTION_UPDATED = "description_updated"
+    TAG_SET = "tag_set"
+    TAG_DELETED = "tag_deleted"
+    ALIAS_SET = "alias_set"
+    ALIAS_DELETED = "alias_deleted"
+    ALIAS_ROLLBACK = "alias_rollback"
+    STAGE_TRANSITION = "stage_transition"
+    GATE_PASSED = "gate_passed"
+    GATE_FAILED = "gate_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One registry change, as written in the same transaction as the change itself."""
+
+    event_id: int
+    timestamp: int
+    actor: str
+    model_name: str
+    action: str
+    version: int | None = None
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "timestamp": self.timestamp,
+            "actor": self.actor,
+            "model_name": self.model_name,
+            "action": self.action,
+            "version": _version_str(self.version),
+            "field": self.field,
+            "old_value": self.old_value,
+            "new_value": self.new_value,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditEvent:
+        version = d.get("version")
+        return cls(
+            event_id=int(d["event_id"]),
+            timestamp=int(d["timestamp"]),
+            actor=d.get("actor", ""),
+            model_name=d.get("model_name", ""),
+            action=d["action"],
+            version=None if version in (None, "") else int(version),
+            field=d.get("field"),
+            old_value=d.get("old_value"),
+            new_value=d.get("new_value"),
+            reason=d.get("reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUri:
+    """A parsed `models:/` URI.
+
+    `models:/name/3` (version), `models:/name/Production` (latest in a stage),
+    `models:/name/latest` (latest of all), `models:/name@champion` (alias) and
+    `models:/m-<id>` (an MLflow 3 logged model); `path` is anything after the reference.
+    """
+
+    name: str | None = None
+    version: int | None = None
+    stage: str | None = None
+    alias: str | None = None
+    model_id: str | None = None
+    path: str = ""
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelUri:
+        from slipway.errors import InvalidParameterValue
+
+        def bad(why: str) -> InvalidParameterValue:
+            return InvalidParameterValue(
+                f"Invalid model URI {uri!r}: {why}. Use models:/<name>/<version>, "
+                "models:/<name>@<alias>, models:/<name>/<stage>, models:/<name>/latest "
+                "or models:/<model_id>."
+            )
+
+        if not uri.startswith("models:/"):
+            raise bad("it does not start with models:/")
+        parts = uri[len("models:/") :].strip("/").split("/")
+        head = parts[0]
+        if not head:
+            raise bad("the model name is missing")
+        if "@" in head:
+            name, _, alias = head.rpartition("@")
+            if not name or not alias:
+                raise bad("both a name and an alias are needed around '@'")
+            return cls(name=name, alias=alias, path="/".join(parts[1:]))
+        if len(parts) == 1:
+            return cls(model_id=head)
+        suffix, path = parts[1], "/".join(parts[2:])
+        if suffix.isdigit():
+            return cls(name=head, version=int(suffix), path=path)
+        if suffix.lower() == "latest":
+            return cls(name=head, path=path)
+        if suffix.lower() in _STAGE_BY_LOWER:
+            return cls(name=head, stage=_STAGE_BY_LOWER[suffix.lower()], path=path)
+        raise bad(f"{suffix!r} is not a version number, 'latest' or a stage ({', '.join(STAGES)})")
+
+
+# --- quality gates ---------------------------------------------------------------------
+
+_GATE_OPS = {
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _fmt(value: float | None) -> str:
+    return "not logged" if value is None else f"{value:.6g}"
+
+
+@dataclass(frozen=True, slots=True)
+class GateCondition:
+    """One promotion gate on a metric of the candidate version's run.
+
+    A threshold (`accuracy >= 0.85`) has `threshold`; a must-beat condition has `alias`
+    and requires the candidate to be strictly better than the version holding that alias
+    (`op` is ">" when higher is better, "<" when lower is better, e.g. a loss).
+    """
+
+    metric: str
+    op: str
+    threshold: float | None = None
+    alias: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The condition as the CLI spells it (`accuracy>=0.85`, `champion:loss:lower`)."""
+        if self.alias is not None:
+            return f"{self.alias}:{self.metric}" + (":lower" if self.op == "<" else "")
+        return f"{self.metric}{self.op}{self.threshold!r}"
+
+    def evaluate(
+        self,
+        candidate_version: int,
+        candidate_metrics: dict[str, float],
+        holder: tuple[int, dict[str, float]] | None = None,
+    ) -> GateCheck:
+        """Check the candidate's metrics; `holder` is (version, metrics) of the alias holder."""
+        actual = candidate_metrics.get(self.metric)
+
+        def check(expected: float | None, passed: bool, detail: str) -> GateCheck:
+            return GateCheck(self.text, self.metric, actual, expected, passed, detail)
+
+        def holds(reference: float | None) -> bool:
+            usable = actual is not None and not math.isnan(actual)
+            return usable and _GATE_OPS[self.op](actual, reference)
+
+        if self.alias is None:
+            detail = f"{self.metric} = {_fmt(actual)}, needs {self.op} {self.threshold!r}"
+            return check(self.threshold, holds(self.threshold), detail)
+        if holder is None:
+            return check(None, True, f"no version holds @{self.alias}; nothing to beat")
+        holder_version, holder_metrics = holder
+        if holder_version == candidate_version:
+            return check(actual, True, f"version {candidate_version} already holds @{self.alias}")
+        reference = holder_metrics.get(self.metric)
+        where = f"@{self.alias} (version {holder_version})"
+        if reference is None:
+            return check(None, True, f"{where} has no {self.metric}; nothing to beat")
+        better = "higher" if self.op == ">" else "lower"
+        detail = (
+            f"{self.metric} = {_fmt(actual)}, must be {better} than {where} = {_fmt(reference)}"
+        )
+        return check(reference, holds(reference), detail)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "op": self.op,
+            "threshold": self.threshold,
+            "alias": self.alias,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GateCondition:
+        threshold = d.get("threshold")
+        threshold = None if threshold is None else float(threshold)
+        return cls(d["metric"], d["op"], threshold, d.get("alias"))
+
+
+@dataclass(frozen=True, slots=True)
+class GateCheck:
+    """The outcome of one gate: the actual value, what it was compared with, pass/fail."""
+
+    condition: str
+    metric: str
+    actual: float | None
+    expected: float | None
+    passed: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "condition": self.condition,
+            "metric": self.metric,
+            "actual": None if self.actual is None else encode_float(self.actual),
+            "expected": None if self.expected is None else encode_float(self.expected),
+            "passed": self.passed,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GateCheck:
+        actual, expected = d.get("actual"), d.get("expected")
+        return cls(
+            condition=d["condition"],
+            metric=d.get("metric", ""),
+            actual=None if actual is None else decode_float(actual),
+            expected=None if expected is None else decode_float(expected),
+            passed=bool(d.get("passed")),
+            detail=d.get("detail", ""),
+        )
+
+
+@dataclass(slots=True)
+class PromotionResult:
+    """What a gated promotion found and did (`applied` is False on failure or dry run)."""
+
+    name: str
+    version: int
+    alias: str | None
+    stage: str | None
+    passed: bool
+    applied: bool
+    dry_run: bool
+    checks: list[GateCheck] = field(default_factory=list)
+    previous_alias_version: int | None = None
+    previous_stage: str | None = None
+
+    @property
+    def failed_checks(self) -> list[GateCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": str(self.version),
+            "alias": self.alias,
+            "stage": self.stage,
+            "passed": self.passed,
+            "applied": self.applied,
+            "dry_run": self.dry_run,
+            "checks": [c.to_dict() for c in self.checks],
+            "previous_alias_version": _version_str(self.previous_alias_version),
+            "previous_stage": self.previous_stage,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PromotionResult:
+        previous = d.get("previous_alias_version")
+        return cls(
+            name=d["name"],
+            version=int(d["version"]),
+            alias=d.get("alias"),
+            stage=d.get("stage"),
+            passed=bool(d.get("passed")),
+            applied=bool(d.get("applied")),
+            dry_run=bool(d.get("dry_run")),
+            checks=[GateCheck.from_dict(c) for c in d.get("checks") or []],
+            previous_alias_version=None if previous in (None, "") else int(previous),
+            previous_stage=d.get("previous_stage"),
+        )
+
+
+__all__ += [
+    "STAGES",
+    "AuditAction",
+    "AuditEvent",
+    "GateCheck",
+    "GateCondition",
+    "LoggedModel",
+    "LoggedModelStatus",
+    "ModelUri",
+    "ModelVersion",
+    "PromotionResult",
+    "RegisteredModel",
+    "canonical_stage",
+]

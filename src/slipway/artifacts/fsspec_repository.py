@@ -44,9 +44,14 @@ class FsspecArtifactRepository(ArtifactRepository):
         # Write to a temporary name and move into place, so a reader never sees half a file
         # and an interrupted upload leaves the old version intact (local filesystems).
         tmp = f"{full}.slipway-partial" if self._local else full
-        with self.fs.open(tmp, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
+        try:
+            with self.fs.open(tmp, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+        except BaseException:
+            if self._local and self.fs.exists(tmp):
+                self.fs.rm(tmp)
+            raise
         if self._local:
             self.fs.mv(tmp, full)
 

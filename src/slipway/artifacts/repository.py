@@ -47,7 +47,8 @@ def safe_artifact_path(path: str | None) -> str:
 
 def join_artifact_path(*parts: str | None) -> str:
     """Join relative artifact paths, each checked by `safe_artifact_path`."""
-    return safe_artifact_path(posixpath.join(*[safe_artifact_path(p) for p in parts if p]))
+    checked = [safe_artifact_path(p) for p in parts if p]
+    return safe_artifact_path(posixpath.join(*checked)) if checked else ""
 
 
 class ArtifactRepository(ABC):

@@ -34,6 +34,7 @@ from slipway.entities import (
     ViewType,
 )
 from slipway.errors import InvalidParameterValue
+from slipway.registry.client import RegistryClientMixin
 from slipway.store.factory import open_tracking_store
 from slipway.store.interface import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
 
@@ -44,8 +45,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Client:
-    """Experiments, runs, metrics and artifacts, addressed by id."""
+class Client(RegistryClientMixin):
+    """Experiments, runs, metrics and artifacts, and the model registry, addressed by id.
+
+    The registry methods (`create_registered_model`, `set_registered_model_alias`,
+    `promote`, …) come from `RegistryClientMixin`; they use the same tracking URI.
+    """
 
     def __init__(self, tracking_uri: str | None = None, *, store: TrackingStore | None = None):
         self.tracking_uri = tracking_uri or config.default_tracking_uri()
@@ -56,6 +61,9 @@ class Client:
         return self._store
 
     def close(self) -> None:
+        registry = self.__dict__.get("_registry")
+        if registry is not None:
+            registry.close()
         self._store.close()
 
     # --- experiments ---------------------------------------------------------------

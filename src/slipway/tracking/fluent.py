@@ -411,3 +411,14 @@ def _at_exit() -> None:
             batcher.close()
     except (FlushError, ResourceDoesNotExist) as exc:
         print(f"slipway: {exc}", file=sys.stderr)
+
+
+def log_model_artifacts(local_dir: str, name: str, registered_model_name: str | None, model: Any):
+    """Upload a saved model folder as a logged model of the active run (flavors call this).
+
+    The work lives in `slipway.registry.logging`; it is imported here on first use so that
+    tracking does not load the registry until a model is logged.
+    """
+    from slipway.registry.logging import log_model_artifacts as upload
+
+    return upload(local_dir, name, registered_model_name, model)

@@ -1,0 +1,328 @@
+"""The registry half of `slipway.Client`: models, versions, aliases, gates, cards, audit.
+
+`RegistryClientMixin` is mixed into `Client`; method names follow `MlflowClient`. It uses
+the client's `tracking_uri` and tracking store `_store`, and a `RegistryStore` in
+`_registry` (opened on first use from the same URI when `Client.__init__` did not set one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from slipway.artifacts.repository import get_artifact_repository
+from slipway.entities import (
+    AuditEvent,
+    LoggedModel,
+    ModelVersion,
+    PagedList,
+    PromotionResult,
+    RegisteredModel,
+)
+from slipway.errors import GateFailed, InvalidParameterValue
+from slipway.registry.lineage import Lineage, version_lineage
+from slipway.registry.uri import resolve_artifact_uri
+from slipway.store.factory import open_registry_store
+from slipway.store.interface import (
+    SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
+    SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+    SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+    RegistryStore,
+    TrackingStore,
+)
+
+
+def registry_store_for(client: Any) -> RegistryStore:
+    """The client's registry store, opened next to its tracking store on first use."""
+    store = client.__dict__.get("_registry")
+    if store is None:
+        store = open_registry_store(client.tracking_uri, tracking_store=client._store)
+        client._registry = store
+    return store
+
+
+def _stringify(tags: dict[str, Any] | None) -> dict[str, str] | None:
+    return None if tags is None else {str(k): str(v) for k, v in tags.items()}
+
+
+class RegistryClientMixin:
+    """Registry methods for `Client` (needs `tracking_uri`, `_store`, optional `_registry`)."""
+
+    tracking_uri: str
+    _store: TrackingStore
+
+    @property
+    def registry_store(self) -> RegistryStore:
+        return registry_store_for(self)
+
+    # --- registered models -------------------------------------------------------------
+    def create_registered_model(
+        self, name: str, tags: dict[str, Any] | None = None, description: str | None = None
+    ) -> RegisteredModel:
+        return self.registry_store.create_registered_model(name, _stringify(tags), description)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.registry_store.get_registered_model(name)
+
+    def search_registered_models(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[RegisteredModel]:
+        """Models matching e.g. `name LIKE 'churn%'` or `tags.team = 'risk'`."""
+        return self.registry_store.search_registered_models(
+            filter_string, max_results, order_by, page_token
+        )
+
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        return self.registry_store.rename_registered_model(name, new_name)
+
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
+        return self.registry_store.update_registered_model(name, description)
+
+    def delete_registered_model(self, name: str, reason: str | None = None) -> None:
+        """Delete a model and all its versions; its audit trail is kept."""
+        self.registry_store.delete_registered_model(name, reason=reason)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        self.registry_store.set_registered_model_tag(name, key, str(value))
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self.registry_store.delete_registered_model_tag(name, key)
+
+    def get_latest_versions(
+        self, name: str, stages: Sequence[str] | None = None
+    ) -> list[ModelVersion]:
+        return self.registry_store.get_latest_versions(name, stages)
+
+    # --- model versions ----------------------------------------------------------------
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        run_link: str | None = None,
+        description: str | None = None,
+        model_id: str | None = None,
+    ) -> ModelVersion:
+        """Register `source` (an artifact URI, `runs:/…` or `models:/…`) as a new version."""
+        return self.registry_store.create_model_version(
+            name, source, run_id, _stringify(tags), run_link, description, model_id
+        )
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        return self.registry_store.get_model_version(name, _version(version))
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        max_results: int = SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Versions matching e.g. `name = 'churn'` or `run_id = '…'`."""
+        return self.registry_store.search_model_versions(
+            filter_string, max_results, order_by, page_token
+        )
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None = None
+    ) -> ModelVersion:
+        return self.registry_store.update_model_version(name, _version(version), description)
+
+    def delete_model_version(
+        self, name: str, version: int | str, force: bool = False, reason: str | None = None
+    ) -> None:
+        """Refused while an alias points at the version, unless `force` (removes the alias)."""
+        self.registry_store.delete_model_version(
+            name, _version(version), force=force, reason=reason
+        )
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Move a version to None/Staging/Production/Archived (legacy stages)."""
+        return self.registry_store.transition_model_version_stage(
+            name, _version(version), stage, archive_existing_versions, reason=reason
+        )
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+        self.registry_store.set_model_version_tag(name, _version(version), key, str(value))
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        self.registry_store.delete_model_version_tag(name, _version(version), key)
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        return self.registry_store.get_model_version_download_uri(name, _version(version))
+
+    # --- aliases -----------------------------------------------------------------------
+    def set_registered_model_alias(
+        self, name: str, alias: str, version: int | str, reason: str | None = None
+    ) -> None:
+        """Point `@alias` at a version (moving it if set); the move is audited."""
+        self.registry_store.set_registered_model_alias(
+            name, alias, _version(version), reason=reason
+        )
+
+    def delete_registered_model_alias(
+        self, name: str, alias: str, reason: str | None = None
+    ) -> None:
+        self.registry_store.delete_registered_model_alias(name, alias, reason=reason)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self.registry_store.get_model_version_by_alias(name, alias)
+
+    def rollback_alias(self, name: str, alias: str, reason: str | None = None) -> ModelVersion:
+        """Point `@alias` back at the version it held before; returns that version."""
+        return self.registry_store.rollback_registered_model_alias(name, alias, reason=reason)
+
+    # --- gates, audit, lineage, cards --------------------------------------------------
+    def promote(
+        self,
+        name: str,
+        version: int | str,
+        alias: str | None = None,
+        stage: str | None = None,
+        require: Sequence[str] = (),
+        must_beat: Sequence[str] = (),
+        dry_run: bool = False,
+        reason: str | None = None,
+        archive_existing_versions: bool = False,
+    ) -> PromotionResult:
+        """Set `alias` and/or `stage` only if every gate passes.
+
+        `require` holds conditions like `"accuracy>=0.85"`; `must_beat` holds
+        `"champion:accuracy"` (or `"champion:loss:lower"`). On failure nothing changes
+        except a `gate_failed` audit event, and `GateFailed` lists each failed condition
+        with its actual value (its `result` attribute has every check). A dry run changes
+        nothing and raises nothing: inspect `result.passed`.
+        """
+        from slipway.registry.gates import failure_message, parse_conditions
+
+        if isinstance(require, str) or isinstance(must_beat, str):
+            raise InvalidParameterValue("require and must_beat take lists of conditions.")
+        result = self.registry_store.promote(
+            name,
+            _version(version),
+            parse_conditions(require, must_beat),
+            alias=alias,
+            stage=stage,
+            archive_existing_versions=archive_existing_versions,
+            dry_run=dry_run,
+            reason=reason,
+        )
+        if not result.passed and not dry_run:
+            err = GateFailed(failure_message(result), result=result)
+            err.result = result  # type: ignore[attr-defined]
+            raise err
+        return result
+
+    def get_model_history(self, name: str) -> list[AuditEvent]:
+        """Every recorded change of the model, oldest first (read-only by design)."""
+        return self.registry_store.get_audit_events(name)
+
+    def get_model_version_lineage(self, name: str, version: int | str) -> Lineage:
+        """The run, params, metrics, dataset inputs and git commit behind a version."""
+        return version_lineage(self.registry_store, self._store, name, _version(version))
+
+    def write_model_card(
+        self,
+        name: str,
+        version: int | str,
+        path: str | Path | None = None,
+        *,
+        html: bool = False,
+        extra_sections: dict[str, str] | None = None,
+    ) -> str:
+        """Render the version's model card (Markdown, or HTML); write it to `path` if given."""
+        from slipway.registry.cards import build_model_card
+
+        card = build_model_card(self, name, _version(version), extra_sections=extra_sections)
+        text = card.to_html() if html else card.to_markdown()
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    # --- model URIs --------------------------------------------------------------------
+    def resolve_model_uri(self, model_uri: str) -> str:
+        """The artifact URI behind `models:/…` or `runs:/…` (other URIs are returned as is)."""
+        return resolve_artifact_uri(model_uri, self.registry_store, self._store, self.tracking_uri)
+
+    def download_model(self, model_uri: str, dst_path: str | Path | None = None) -> str:
+        """Download a model's folder (from any model URI); returns the local path."""
+        from slipway.tracking.artifacts_download import download_artifact_uri
+
+        uri = self.resolve_model_uri(model_uri)
+        return download_artifact_uri(uri, self.tracking_uri, dst_path, model_uri)
+
+    # --- MLflow 3 logged models --------------------------------------------------------
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        model_type: str | None = None,
+    ) -> LoggedModel:
+        return self.registry_store.create_logged_model(
+            str(experiment_id),
+            name,
+            source_run_id,
+            _stringify(tags),
+            _stringify(params),
+            model_type,
+        )
+
+    def get_logged_model(self, model_id: str) -> LoggedModel:
+        return self.registry_store.get_logged_model(model_id)
+
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel:
+        return self.registry_store.finalize_logged_model(model_id, status)
+
+    def delete_logged_model(self, model_id: str) -> None:
+        self.registry_store.delete_logged_model(model_id)
+
+    def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
+        self.registry_store.set_logged_model_tags(model_id, _stringify(tags) or {})
+
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None:
+        self.registry_store.delete_logged_model_tag(model_id, key)
+
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        max_results: int = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
+        order_by: Sequence[dict[str, Any]] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[LoggedModel]:
+        return self.registry_store.search_logged_models(
+            [str(i) for i in experiment_ids], filter_string, max_results, order_by, page_token
+        )
+
+    def log_model_artifacts(self, model_id: str, local_dir: str | Path) -> None:
+        """Upload a model directory to a logged model's artifact location."""
+        location = self.registry_store.get_logged_model(model_id).artifact_location
+        get_artifact_repository(location, self.tracking_uri).log_dir(local_dir)
+
+
+def _version(version: int | str) -> int:
+    try:
+        return int(str(version).strip())
+    except ValueError:
+        raise InvalidParameterValue(
+            f"Invalid model version {version!r}: a version is a positive integer (1, 2, …)."
+        ) from None
+
+
+__all__ = ["RegistryClientMixin", "registry_store_for"]
