@@ -188,3 +188,12 @@ def test_process_exit_flushes_and_finishes_the_run(tmp_path: Path) -> None:
     client = slipway.Client(f"sqlite:///{db}")
     assert len(client.get_metric_history(run_id, "m")) == 20000
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_more_params_and_tags_than_one_mlflow_batch_holds(fluent_uri: str) -> None:
+    with slipway.start_run() as run:
+        slipway.log_params({f"p{i}": i for i in range(250)})
+        slipway.set_tags({f"t{i}": i for i in range(150)})
+    stored = slipway.Client(fluent_uri).get_run(run.info.run_id)
+    assert len(stored.data.params) == 250 and stored.data.params["p249"] == "249"
+    assert sum(k.startswith("t") for k in stored.data.tags) == 150

@@ -36,9 +36,12 @@ from slipway.entities import (
 from slipway.errors import InvalidParameterValue
 from slipway.registry.client import RegistryClientMixin
 from slipway.store.factory import open_tracking_store
-from slipway.store.interface import SEARCH_MAX_RESULTS_DEFAULT, TrackingStore
-
-BULK_METRICS = 1000
+from slipway.store.interface import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    SEARCH_MAX_RESULTS_DEFAULT,
+    TrackingStore,
+)
 
 
 def now_ms() -> int:
@@ -167,23 +170,30 @@ class Client(RegistryClientMixin):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
     ) -> None:
-        """Write metrics, params and tags in one transaction.
+        """Write metrics, params and tags; in one transaction when within MLflow's limits.
 
-        Above `BULK_METRICS` points the metrics go through the columnar bulk path in a
-        transaction of their own, after the params and tags.
+        Larger batches are split like MLflow's client does: params and tags in chunks of
+        100, then all metrics through the columnar bulk path in one transaction.
         """
-        if len(metrics) <= BULK_METRICS:
+        if (
+            len(metrics) <= MAX_METRICS_PER_BATCH
+            and len(params) <= MAX_PARAMS_TAGS_PER_BATCH
+            and len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
+        ):
             self._store.log_batch(run_id, metrics=metrics, params=params, tags=tags)
             return
-        if params or tags:
-            self._store.log_batch(run_id, params=params, tags=tags)
-        self._store.log_metric_columns(
-            run_id,
-            [m.key for m in metrics],
-            [m.value for m in metrics],
-            [m.timestamp for m in metrics],
-            [m.step for m in metrics],
-        )
+        for i in range(0, len(params), MAX_PARAMS_TAGS_PER_BATCH):
+            self._store.log_batch(run_id, params=params[i : i + MAX_PARAMS_TAGS_PER_BATCH])
+        for i in range(0, len(tags), MAX_PARAMS_TAGS_PER_BATCH):
+            self._store.log_batch(run_id, tags=tags[i : i + MAX_PARAMS_TAGS_PER_BATCH])
+        if metrics:
+            self._store.log_metric_columns(
+                run_id,
+                [m.key for m in metrics],
+                [m.value for m in metrics],
+                [m.timestamp for m in metrics],
+                [m.step for m in metrics],
+            )
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._store.log_batch(run_id, tags=[Tag(key, str(value))])

@@ -298,10 +298,8 @@ def log_param(key: str, value: Any) -> Any:
 
 
 def log_params(params: dict[str, Any]) -> None:
-    _client().store.log_batch(
-        _run_id(),
-        params=[Param(str(k), v if isinstance(v, str) else str(v)) for k, v in params.items()],
-    )
+    """Log several params at once (immutable, like `log_param`)."""
+    _client().log_batch(_run_id(), params=[Param(str(k), _to_str(v)) for k, v in params.items()])
 
 
 def set_tag(key: str, value: Any) -> None:
@@ -309,7 +307,7 @@ def set_tag(key: str, value: Any) -> None:
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    _client().store.log_batch(_run_id(), tags=[Tag(str(k), str(v)) for k, v in tags.items()])
+    _client().log_batch(_run_id(), tags=[Tag(str(k), _to_str(v)) for k, v in tags.items()])
 
 
 def delete_tag(key: str) -> None:
@@ -365,6 +363,10 @@ def search_runs(
 
 
 # --- helpers ---------------------------------------------------------------------------
+def _to_str(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
 def _validate_key(key: Any) -> None:
     if not isinstance(key, str) or not key:
         raise InvalidParameterValue(f"Metric key must be a non-empty string, got {key!r}.")
