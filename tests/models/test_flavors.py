@@ -374,6 +374,11 @@ def test_pytorch_state_dict_and_torchscript(tmp_path):
     x = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
     expected = net(torch.from_numpy(x)).detach().numpy()
 
+    # Pickled first: loading with code_paths below re-imports the module, after which
+    # `net`'s class is no longer the importable one and pickling it would fail.
+    pk_path = tmp_path / "pk"
+    slipway.pytorch.save_model(net, str(pk_path), serialization_format="pickle")
+
     sd_path = tmp_path / "sd"
     slipway.pytorch.save_model(
         net,
@@ -391,7 +396,5 @@ def test_pytorch_state_dict_and_torchscript(tmp_path):
         slipway.pyfunc.load_model(str(ts_path)).predict(x), expected, rtol=1e-5
     )
 
-    pk_path = tmp_path / "pk"
-    slipway.pytorch.save_model(net, str(pk_path), serialization_format="pickle")
     with pytest.raises(UnsafeModelFormat):
         slipway.pyfunc.load_model(str(pk_path))

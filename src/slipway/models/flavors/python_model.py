@@ -145,6 +145,14 @@ def _class_reference(python_model: Any) -> str | None:
     return None
 
 
+def import_python_model_class(reference: str) -> type:
+    """Import a PythonModel class: a class with a `predict` method."""
+    cls = import_class(reference)
+    if not callable(getattr(cls, "predict", None)):
+        raise InvalidParameterValue(f"{reference!r} is not a class with a predict method.")
+    return cls
+
+
 def import_class(reference: str) -> type:
     """Import the class a 'module:QualName' reference names."""
     module_name, _, qualname = reference.partition(":")
@@ -157,8 +165,8 @@ def import_class(reference: str) -> type:
             f"Cannot import the PythonModel class {reference!r}: {exc}. Ship its module with "
             "the model (code_paths=[...]) or install it where the model is loaded."
         ) from exc
-    if not isinstance(obj, type) or not callable(getattr(obj, "predict", None)):
-        raise InvalidParameterValue(f"{reference!r} is not a class with a predict method")
+    if not isinstance(obj, type):
+        raise InvalidParameterValue(f"{reference!r} is not a class.")
     return obj
 
 
@@ -263,7 +271,7 @@ def _instantiate_for_save(reference: str, model_dir: Path, code: str | None) -> 
     if code_dir:
         sys.path.insert(0, code_dir)
     try:
-        cls = import_class(reference)
+        cls = import_python_model_class(reference)
         try:
             return cls()
         except TypeError as exc:
@@ -307,7 +315,7 @@ def load_pyfunc(
     model_dir = Path(model_dir)
     conf = model.pyfunc_conf or {}
     if reference := conf.get("python_model_class"):
-        python_model = import_class(str(reference))()
+        python_model = import_python_model_class(str(reference))()
     elif pickled := conf.get("python_model"):
         refuse_pickle(
             model_dir,
