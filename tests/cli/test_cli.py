@@ -118,19 +118,26 @@ def test_errors_are_one_clear_line_and_exit_1(uri: str) -> None:
     assert "RESOURCE_DOES_NOT_EXIST" in missing.stderr
 
 
-def test_demo_tracks_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_runs_the_model_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`slipway demo`: two tracked runs, two versions, the better one is @champion."""
     monkeypatch.chdir(tmp_path)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "slipway"), "demo"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr
-    assert "Tracked run" in result.stdout
     client = Client()
     exp = client.get_experiment_by_name("churn-demo")
-    runs = client.search_runs([exp.experiment_id])
-    assert len(runs) == 1
-    assert runs[0].data.metrics["accuracy"] > 0.6
-    assert len(client.get_metric_history(runs[0].info.run_id, "train_loss")) == 200
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert set(runs) == {"gbm-baseline", "logreg-challenger"}
+    assert all(r.data.metrics["accuracy"] > 0.6 for r in runs.values())
+    gbm_curve = client.get_metric_history(runs["gbm-baseline"].info.run_id, "val_loss")
+    assert [m.step for m in gbm_curve] == list(range(60))
+    versions = client.search_model_versions("name = 'churn-classifier'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+    champion = client.get_model_version_by_alias("churn-classifier", "champion")
+    best = max(runs.values(), key=lambda r: r.data.metrics["f1"])
+    assert champion.run_id == best.info.run_id
+    assert "models:/churn-classifier@champion" in result.stdout

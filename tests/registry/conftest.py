@@ -18,7 +18,6 @@ def client(tracking_uri: str) -> Iterator[Client]:
     """A Client on SQLite, PostgreSQL and a live server (tests using it run three times)."""
     c = Client(tracking_uri)
     yield c
-    c.registry_store.close()
     c.close()
 
 
@@ -26,7 +25,6 @@ def client(tracking_uri: str) -> Iterator[Client]:
 def sqlite_client(tmp_path: Path) -> Iterator[Client]:
     c = Client(f"sqlite:///{tmp_path / 'registry.db'}")
     yield c
-    c.registry_store.close()
     c.close()
 
 

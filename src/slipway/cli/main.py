@@ -8,6 +8,7 @@ import typer
 
 from slipway import __version__
 from slipway.cli import experiments, runs
+from slipway.cli.models import models_app
 from slipway.cli.output import err_console
 from slipway.errors import SlipwayError
 
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(models_app, name="models")
 
 
 def _version(value: bool) -> None:

@@ -1,75 +1,130 @@
-"""`slipway demo`: a tracked training run on the embedded store (SQLite + local files).
+"""`slipway demo`: the model lifecycle on the embedded store (SQLite + local files).
 
-Trains a logistic-regression churn model with plain NumPy gradient descent, logging params,
-a loss curve per epoch (through the background batcher), final metrics, the dataset input
-and a JSON report, then prints where everything went.
+Two candidates are trained on seeded synthetic churn data as tracked runs (params, a
+validation-loss curve per boosting stage through the background batcher, final metrics,
+the dataset input, the model in MLmodel format). Each is registered as a version of
+`churn-classifier`; a quality gate decides which one holds `@champion`; the champion is
+loaded back by URI and scores a few customers. Then it prints where everything went.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from rich.console import Console
 from rich.progress import Progress
 
 import slipway
 from slipway.demo.churn import FEATURES, make_churn
+from slipway.errors import GateFailed, MissingDependency
 
 console = Console()
+MODEL_NAME = "churn-classifier"
+GATES = ["accuracy>=0.6", "f1>=0.3"]
 
 
-def _train(x: np.ndarray, y: np.ndarray, epochs: int, lr: float, progress: Progress):
-    w = np.zeros(x.shape[1])
-    b = 0.0
-    task = progress.add_task("training", total=epochs)
-    for epoch in range(epochs):
-        p = 1 / (1 + np.exp(-(x @ w + b)))
-        grad = p - y
-        w -= lr * (x.T @ grad) / len(y)
-        b -= lr * grad.mean()
-        loss = -np.mean(y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))
-        slipway.log_metric("train_loss", float(loss), step=epoch)
-        progress.advance(task)
-    return w, b
+def _metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    tp = int(((y_pred == 1) & (y_true == 1)).sum())
+    precision = tp / max(int(y_pred.sum()), 1)
+    recall = tp / max(int(y_true.sum()), 1)
+    return {
+        "accuracy": float((y_pred == y_true).mean()),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / max(precision + recall, 1e-12),
+    }
 
 
-def run_demo(epochs: int = 200, lr: float = 0.5) -> str:
-    """Run the demo and return the run id."""
+def _train_candidate(name: str, model, train: pd.DataFrame, test: pd.DataFrame, progress):
+    """One tracked run: fit, log the curve and metrics, log and register the model."""
+    from sklearn.metrics import log_loss
+
+    x_train, y_train = train[FEATURES], train["churned"]
+    x_test, y_test = test[FEATURES], test["churned"]
+    with slipway.start_run(run_name=name) as run:
+        slipway.log_params({"model": type(model).__name__, **model.get_params()})
+        slipway.log_input(train, context="training", name="churn-train")
+        model.fit(x_train, y_train)
+        stages = (
+            list(model.staged_predict_proba(x_test))
+            if hasattr(model, "staged_predict_proba")
+            else [model.predict_proba(x_test)]
+        )
+        task = progress.add_task(f"logging {name}", total=len(stages))
+        for step, proba in enumerate(stages):
+            slipway.log_metric("val_loss", log_loss(y_test, proba[:, 1]), step=step)
+            progress.advance(task)
+        metrics = _metrics(y_test.to_numpy(), model.predict(x_test))
+        slipway.log_metrics(metrics)
+        info = slipway.sklearn.log_model(
+            model, name="model", input_example=x_train.head(5), registered_model_name=MODEL_NAME
+        )
+    return run, metrics, info
+
+
+def _promote(client: slipway.Client, version: int) -> bool:
+    """Make `version` the champion if it passes the gates and beats the current one."""
+    has_champion = bool(client.get_registered_model(MODEL_NAME).aliases)
+    try:
+        result = client.promote(
+            MODEL_NAME,
+            version,
+            alias="champion",
+            require=GATES,
+            must_beat=["champion:f1"] if has_champion else [],
+            reason="slipway demo",
+        )
+    except GateFailed as exc:
+        console.print(f"  version {version} stays a challenger: [yellow]{exc.message}[/]")
+        return False
+    checks = ", ".join(f"{c.condition} ({c.actual:.3f})" for c in result.checks)
+    console.print(f"  version {version} is [bold green]@champion[/]: passed {checks}")
+    return True
+
+
+def run_demo() -> str:
+    """Run the demo; returns the run id of the final champion's run."""
+    try:
+        from sklearn.ensemble import GradientBoostingClassifier
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:
+        raise MissingDependency(
+            "The demo trains scikit-learn models. Install them with: pip install 'slipway[sklearn]'"
+        ) from exc
+
     data = make_churn()
     split = int(len(data) * 0.8)
     train, test = data.iloc[:split], data.iloc[split:]
-    mean, std = train[FEATURES].mean(), train[FEATURES].std()
-    x_train = ((train[FEATURES] - mean) / std).to_numpy()
-    x_test = ((test[FEATURES] - mean) / std).to_numpy()
-    y_train, y_test = train["churned"].to_numpy(), test["churned"].to_numpy()
-
     experiment = slipway.set_experiment("churn-demo")
-    with slipway.start_run(run_name="logreg-baseline") as run:
-        slipway.log_params({"model": "logistic_regression", "epochs": epochs, "lr": lr})
-        slipway.log_input(train, context="training", name="churn-train")
-        with Progress(console=console, transient=True) as progress:
-            w, b = _train(x_train, y_train, epochs, lr, progress)
-        pred = (1 / (1 + np.exp(-(x_test @ w + b)))) >= 0.5
-        tp = int(((pred == 1) & (y_test == 1)).sum())
-        precision = tp / max(int(pred.sum()), 1)
-        recall = tp / max(int(y_test.sum()), 1)
-        metrics = {
-            "accuracy": float((pred == y_test).mean()),
-            "precision": precision,
-            "recall": recall,
-            "f1": 2 * precision * recall / max(precision + recall, 1e-12),
-        }
-        slipway.log_metrics(metrics)
-        slipway.log_dict(
-            {"weights": dict(zip(FEATURES, w.round(4).tolist(), strict=True)), "bias": b},
-            "model/weights.json",
-        )
+    client = slipway.Client(slipway.get_tracking_uri())
+    candidates = [
+        ("gbm-baseline", GradientBoostingClassifier(n_estimators=60, random_state=7)),
+        ("logreg-challenger", LogisticRegression(max_iter=500)),
+    ]
+    runs = {}
+    with Progress(console=console, transient=True) as progress:
+        for name, model in candidates:
+            runs[name] = _train_candidate(name, model, train, test, progress)
+    console.print(f"[bold]Experiment[/] {experiment.name} (id {experiment.experiment_id})")
+    for name, (run, metrics, _) in runs.items():
+        summary = "  ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        console.print(f"  run {name:<18} {run.info.run_id}  {summary}")
+    console.print(f"[bold]Registry[/] {MODEL_NAME}")
+    for _, _, info in runs.values():
+        _promote(client, info.registered_model_version)
+
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    model = slipway.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
+    scores = model.predict(test[FEATURES].head(5))
     console.print(
-        f"[bold green]Tracked run[/] {run.info.run_id} in experiment "
-        f"[bold]{experiment.name}[/] (id {experiment.experiment_id})"
+        f"[bold]Serving check[/] models:/{MODEL_NAME}@champion (version {champion.version}) "
+        f"predicts {list(np.asarray(scores).tolist())} for the first 5 test customers"
     )
-    for key, value in metrics.items():
-        console.print(f"  {key:<10} {value:.3f}")
     console.print(f"  metadata   {slipway.get_tracking_uri()}")
-    console.print(f"  artifacts  {run.info.artifact_uri}")
-    console.print("Look at it with: [bold].venv/bin/slipway runs list -e churn-demo[/]")
-    return run.info.run_id
+    console.print(f"  artifacts  {experiment.artifact_location}")
+    console.print(
+        "Look at it with: [bold].venv/bin/slipway runs list -e churn-demo[/], "
+        f"[bold].venv/bin/slipway models show {MODEL_NAME}[/], "
+        f"[bold].venv/bin/slipway models history {MODEL_NAME}[/]"
+    )
+    return champion.run_id
