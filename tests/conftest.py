@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,16 +83,14 @@ class LiveServer:
     artifacts_dir: Path
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A real `slipway server` app on a real socket (uvicorn in a thread), SQLite backend."""
+@contextmanager
+def _running_server(store_uri: str, artifacts: str) -> Iterator[str]:
+    """A real `slipway server` app on a real socket (uvicorn in a thread); yields its URL."""
     import uvicorn
 
     from slipway.server.app import create_app
 
-    store_uri = f"sqlite:///{tmp_path / 'server.db'}"
-    artifacts = tmp_path / "server-artifacts"
-    app = create_app(backend_store_uri=store_uri, artifacts_destination=str(artifacts))
+    app = create_app(backend_store_uri=store_uri, artifacts_destination=artifacts)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -103,9 +102,29 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("slipway server did not start")
         time.sleep(0.02)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", store_uri=store_uri, artifacts_dir=artifacts)
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server_factory() -> Iterator:
+    """Start live servers over any backend store and artifact destination: `factory(a, b)`."""
+    with ExitStack() as stack:
+        yield lambda store_uri, artifacts: stack.enter_context(
+            _running_server(store_uri, artifacts)
+        )
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, server_factory) -> LiveServer:
+    """A live server over a fresh SQLite store with a local artifact folder."""
+    store_uri = f"sqlite:///{tmp_path / 'server.db'}"
+    artifacts = tmp_path / "server-artifacts"
+    url = server_factory(store_uri, str(artifacts))
+    return LiveServer(url=url, store_uri=store_uri, artifacts_dir=artifacts)
 
 
 @pytest.fixture(params=["sqlite", "postgres", "rest"])
