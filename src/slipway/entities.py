@@ -8,6 +8,7 @@ server, the REST transport and the CLI's `--json` all use these, so there is one
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
@@ -54,6 +55,11 @@ class ViewType(StrEnum):
         if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
             return {1: cls.ACTIVE_ONLY, 2: cls.DELETED_ONLY, 3: cls.ALL}[int(value)]
         return cls(str(value).upper())
+
+
+def now_ms() -> int:
+    """The current time as epoch milliseconds, the unit of every timestamp slipway stores."""
+    return int(time.time() * 1000)
 
 
 def encode_float(value: float) -> float | str:

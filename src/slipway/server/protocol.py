@@ -11,7 +11,6 @@ cheaper per request and gives the protocol's own error messages.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -50,10 +49,6 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest(f"Request body must be a JSON object, not a JSON {type(data).__name__}.")
     return data
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _missing(name: str) -> InvalidParameterValue:
@@ -294,7 +289,6 @@ __all__ = [
     "as_str",
     "empty_response",
     "json_response",
-    "now_ms",
     "parse_json_object",
     "parse_metric",
 ]

@@ -218,7 +218,13 @@ def _tokenize(s: str) -> list[_Token]:
     return tokens
 
 
-class _Parser:
+class FilterParser:
+    """Recursive-descent parser of the filter and order_by grammar.
+
+    Subclasses change which keys exist by overriding `resolve` and
+    `is_numeric_attribute` (the registry's searches do, for model and version fields).
+    """
+
     def __init__(self, text: str, target: Target) -> None:
         self.text = text
         self.target = target
@@ -443,14 +449,14 @@ def parse_filter(filter_string: str | None, target: Target = "runs") -> list[Com
     """Parse a filter string; empty or None means no condition."""
     if not filter_string or not filter_string.strip():
         return []
-    return _Parser(filter_string, target).parse_filter()
+    return FilterParser(filter_string, target).parse_filter()
 
 
 def parse_order_by(clause: str, target: Target = "runs") -> OrderKey:
     """Parse one order_by clause such as `"metrics.acc DESC"`."""
     if not clause or not clause.strip():
         raise InvalidFilter("Empty order_by clause", 0)
-    return _Parser(clause, target).parse_order_by()
+    return FilterParser(clause, target).parse_order_by()
 
 
 def parse_order_by_list(clauses: Sequence[str] | None, target: Target = "runs") -> list[OrderKey]:

@@ -11,8 +11,8 @@ columns go in as multi-row INSERTs of 1000 points (COPY on PostgreSQL), `latest_
 moved forward with one conditional upsert per key, and a search fetches the params, metrics
 and tags of its whole page in a few `IN` queries.
 
-The registry store (`sql_registry.py`) shares this module's small helpers (`join_uri`,
-`_restore`, `_like_to_glob`, `_now_ms`): keep their names.
+The registry store (`sql_registry.py`) shares this module's public helpers `join_uri`,
+`decode_metric_value` and `like_to_glob`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import posixpath
 import re
 import sqlite3
 import sys
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -62,6 +61,7 @@ from slipway.entities import (
     RunStatus,
     Tag,
     ViewType,
+    now_ms,
 )
 from slipway.errors import (
     InvalidParameterValue,
@@ -154,10 +154,6 @@ _RUN_COLUMNS = (
 # --- small pure helpers ----------------------------------------------------------------
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def join_uri(base: str, *parts: str) -> str:
     """Append path parts to a local path or URL without doubling slashes.
 
@@ -185,7 +181,8 @@ def _sanitize(value: float) -> tuple[float, bool]:
     return value, False
 
 
-def _restore(value: float | None, is_nan: bool) -> float:
+def decode_metric_value(value: float | None, is_nan: bool) -> float:
+    """A stored metric value back as the float that was logged (NaN, +/-inf included)."""
     if is_nan or value is None:
         return math.nan
     if value >= _DBL_MAX:
@@ -356,7 +353,7 @@ def _sqlite_metrics_insert(n_rows: int) -> str:
     )
 
 
-def _like_to_glob(pattern: str) -> str:
+def like_to_glob(pattern: str) -> str:
     """Translate a LIKE pattern (`%`, `_`, backslash escapes) to SQLite's case-sensitive GLOB."""
     out: list[str] = []
     i, n = 0, len(pattern)
@@ -456,7 +453,7 @@ class SqlTrackingStore(TrackingStore):
             return
 
         def create(conn: Connection) -> None:
-            now = _now_ms()
+            now = now_ms()
             conn.execute(
                 self._insert(_e)
                 .values(
@@ -496,7 +493,7 @@ class SqlTrackingStore(TrackingStore):
         def fn(conn: Connection) -> str:
             if conn.execute(select(_e.c.experiment_id).where(_e.c.name == name)).first():
                 raise ResourceAlreadyExists(f"Experiment(name={name}) already exists.")
-            now = _now_ms()
+            now = now_ms()
             try:
                 exp_id = conn.execute(
                     insert(_e)
@@ -632,7 +629,7 @@ class SqlTrackingStore(TrackingStore):
             row = self._experiment_row(conn, experiment_id)
             if row.lifecycle_stage == LifecycleStage.DELETED.value:
                 return
-            now = _now_ms()
+            now = now_ms()
             conn.execute(
                 update(_e)
                 .where(_e.c.experiment_id == row.experiment_id)
@@ -657,7 +654,7 @@ class SqlTrackingStore(TrackingStore):
             conn.execute(
                 update(_e)
                 .where(_e.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=LifecycleStage.ACTIVE.value, last_update_time=_now_ms())
+                .values(lifecycle_stage=LifecycleStage.ACTIVE.value, last_update_time=now_ms())
             )
             # As MLflow: every run of the experiment comes back.
             conn.execute(
@@ -694,7 +691,7 @@ class SqlTrackingStore(TrackingStore):
                 conn.execute(
                     update(_e)
                     .where(_e.c.experiment_id == row.experiment_id)
-                    .values(name=new_name, last_update_time=_now_ms())
+                    .values(name=new_name, last_update_time=now_ms())
                 )
             except IntegrityError:
                 msg = f"Experiment(name={new_name}) already exists."
@@ -718,7 +715,7 @@ class SqlTrackingStore(TrackingStore):
             conn.execute(
                 update(_e)
                 .where(_e.c.experiment_id == row.experiment_id)
-                .values(last_update_time=_now_ms())
+                .values(last_update_time=now_ms())
             )
 
         self._write(fn)
@@ -759,7 +756,7 @@ class SqlTrackingStore(TrackingStore):
             )
         name = _validate_run_name(run_name or tag_name or generate_run_name())
         tags[RUN_NAME_TAG] = name
-        start = int(start_time) if start_time is not None else _now_ms()
+        start = int(start_time) if start_time is not None else now_ms()
         exp_key = DEFAULT_EXPERIMENT_ID if experiment_id is None else experiment_id
 
         def fn(conn: Connection) -> str:
@@ -872,7 +869,7 @@ class SqlTrackingStore(TrackingStore):
             "WHERE run_uuid IN ({ids})",
             ids,
         ):
-            metrics[run_id].append(Metric(key, _restore(value, is_nan), stamp, step))
+            metrics[run_id].append(Metric(key, decode_metric_value(value, is_nan), stamp, step))
         input_rows = fetch(
             conn,
             "SELECT i.destination_id, i.input_uuid, d.name, d.digest, d.source_type, d.source, "
@@ -975,7 +972,7 @@ class SqlTrackingStore(TrackingStore):
             conn.execute(
                 update(_r)
                 .where(_r.c.run_uuid == run_id)
-                .values(lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=_now_ms())
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, deleted_time=now_ms())
             )
 
         self._write(fn)
@@ -1393,7 +1390,8 @@ class SqlTrackingStore(TrackingStore):
                 rows = rows[:limit]
                 token = encode_page_token(offset + limit)
             return PagedList(
-                [Metric(k, _restore(v, nan), ts, st) for k, v, nan, ts, st in rows], token
+                [Metric(k, decode_metric_value(v, nan), ts, st) for k, v, nan, ts, st in rows],
+                token,
             )
 
         return self._read(fn)
@@ -1420,7 +1418,7 @@ class SqlTrackingStore(TrackingStore):
             return col >= value
         if op == "LIKE":
             if self.dialect == "sqlite":
-                return col.op("GLOB")(_like_to_glob(str(value)))
+                return col.op("GLOB")(like_to_glob(str(value)))
             return col.like(value)
         if op == "ILIKE":
             if self.dialect == "sqlite":

@@ -49,6 +49,7 @@ from slipway.entities import (
     canonical_stage,
     decode_float,
     encode_float,
+    now_ms,
 )
 from slipway.errors import (
     InvalidParameterValue,
@@ -72,7 +73,7 @@ from slipway.store.interface import (
     validate_alias,
 )
 from slipway.store.names import generate_run_name
-from slipway.store.sql import _like_to_glob, _now_ms, _restore, join_uri
+from slipway.store.sql import decode_metric_value, join_uri, like_to_glob
 
 T = TypeVar("T")
 
@@ -178,7 +179,7 @@ def _snapshot(text: str | None) -> tuple[dict[str, float], dict[str, str]]:
 # --- filters -----------------------------------------------------------------------------
 
 
-class _FilterParser(_search._Parser):
+class _FilterParser(_search.FilterParser):
     """The MLflow filter grammar with the attribute names of one registry search."""
 
     def __init__(
@@ -347,7 +348,7 @@ class SqlRegistryStore(RegistryStore):
             value = int(value)
         if op == "LIKE":
             if self.dialect == "sqlite":
-                return col.op("GLOB")(_like_to_glob(str(value)))
+                return col.op("GLOB")(like_to_glob(str(value)))
             return col.like(value)
         if op == "ILIKE":
             return col.ilike(value, escape="\\") if self.dialect == "sqlite" else col.ilike(value)
@@ -424,7 +425,7 @@ class SqlRegistryStore(RegistryStore):
     ) -> None:
         conn.execute(
             insert(_ev).values(
-                timestamp=_now_ms(),
+                timestamp=now_ms(),
                 actor=actor,
                 registered_model_id=model.id,
                 model_name=model.name,
@@ -610,7 +611,7 @@ class SqlRegistryStore(RegistryStore):
         rows = conn.execute(
             select(lm.c.key, lm.c.value, lm.c.is_nan).where(lm.c.run_uuid == run_id)
         )
-        return {key: _restore(value, is_nan) for key, value, is_nan in rows}
+        return {key: decode_metric_value(value, is_nan) for key, value, is_nan in rows}
 
     def _gate_metrics(self, conn: Connection, row: Any) -> dict[str, float]:
         """A version's metrics for gates: the snapshot, updated by what its run has now."""
@@ -633,7 +634,7 @@ class SqlRegistryStore(RegistryStore):
         def fn(conn: Connection) -> RegisteredModel:
             if conn.execute(select(_rm.c.id).where(_rm.c.name == name)).first() is not None:
                 raise ResourceAlreadyExists(f"Registered model '{name}' already exists.")
-            now = _now_ms()
+            now = now_ms()
             model_id = conn.execute(
                 insert(_rm)
                 .values(
@@ -702,7 +703,7 @@ class SqlRegistryStore(RegistryStore):
                 raise ResourceAlreadyExists(
                     f"Cannot rename '{name}' to '{new_name}': a model with that name exists."
                 )
-            now = _now_ms()
+            now = now_ms()
             conn.execute(
                 update(_rm).where(_rm.c.id == model.id).values(name=new_name, last_updated_time=now)
             )
@@ -726,7 +727,7 @@ class SqlRegistryStore(RegistryStore):
                 conn.execute(
                     update(_rm)
                     .where(_rm.c.id == model.id)
-                    .values(description=description, last_updated_time=_now_ms())
+                    .values(description=description, last_updated_time=now_ms())
                 )
                 self._audit(
                     conn,
@@ -796,9 +797,7 @@ class SqlRegistryStore(RegistryStore):
                     .where(_rmt.c.registered_model_id == model.id, _rmt.c.key == key)
                     .values(value=value)
                 )
-            conn.execute(
-                update(_rm).where(_rm.c.id == model.id).values(last_updated_time=_now_ms())
-            )
+            conn.execute(update(_rm).where(_rm.c.id == model.id).values(last_updated_time=now_ms()))
             self._audit(
                 conn,
                 model,
@@ -874,7 +873,7 @@ class SqlRegistryStore(RegistryStore):
                 .where(_al.c.registered_model_id == model.id, _al.c.alias == alias)
                 .values(version=version)
             )
-        conn.execute(update(_rm).where(_rm.c.id == model.id).values(last_updated_time=_now_ms()))
+        conn.execute(update(_rm).where(_rm.c.id == model.id).values(last_updated_time=now_ms()))
         self._audit(
             conn,
             model,
@@ -923,9 +922,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(
                 delete(_al).where(_al.c.registered_model_id == model.id, _al.c.alias == alias)
             )
-            conn.execute(
-                update(_rm).where(_rm.c.id == model.id).values(last_updated_time=_now_ms())
-            )
+            conn.execute(update(_rm).where(_rm.c.id == model.id).values(last_updated_time=now_ms()))
             self._audit(
                 conn,
                 model,
@@ -1111,7 +1108,7 @@ class SqlRegistryStore(RegistryStore):
                     ).all()
                 )
                 snapshot = _snapshot_json(self._run_metrics(conn, run), params)
-            now = _now_ms()
+            now = now_ms()
             version = conn.execute(
                 update(_rm)
                 .where(_rm.c.id == model.id)
@@ -1180,7 +1177,7 @@ class SqlRegistryStore(RegistryStore):
                 conn.execute(
                     update(_mv)
                     .where(_mv.c.registered_model_id == model.id, _mv.c.version == number)
-                    .values(description=description, last_updated_time=_now_ms())
+                    .values(description=description, last_updated_time=now_ms())
                 )
                 self._audit(
                     conn,
@@ -1245,9 +1242,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(
                 delete(_mv).where(_mv.c.registered_model_id == model.id, _mv.c.version == number)
             )
-            conn.execute(
-                update(_rm).where(_rm.c.id == model.id).values(last_updated_time=_now_ms())
-            )
+            conn.execute(update(_rm).where(_rm.c.id == model.id).values(last_updated_time=now_ms()))
             self._audit(
                 conn,
                 model,
@@ -1272,7 +1267,7 @@ class SqlRegistryStore(RegistryStore):
     ) -> str:
         """Move a version to `stage` (recorded); returns the stage it had."""
         row = self._version_row(conn, model, number)
-        now = _now_ms()
+        now = now_ms()
         if row.current_stage != stage:
             conn.execute(
                 update(_mv)
@@ -1667,7 +1662,7 @@ class SqlRegistryStore(RegistryStore):
                     f"Experiment '{experiment_id}' is deleted; restore it before logging models."
                 )
             model_id = f"m-{uuid.uuid4().hex}"
-            now = _now_ms()
+            now = now_ms()
             conn.execute(
                 insert(_lm).values(
                     model_id=model_id,
@@ -1703,7 +1698,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(
                 update(_lm)
                 .where(_lm.c.model_id == model_id)
-                .values(lifecycle_stage=LifecycleStage.DELETED.value, last_updated_time=_now_ms())
+                .values(lifecycle_stage=LifecycleStage.DELETED.value, last_updated_time=now_ms())
             )
 
         self._write(fn)
@@ -1720,7 +1715,7 @@ class SqlRegistryStore(RegistryStore):
             conn.execute(
                 update(_lm)
                 .where(_lm.c.model_id == model_id)
-                .values(status=final.value, last_updated_time=_now_ms())
+                .values(status=final.value, last_updated_time=now_ms())
             )
             return self._logged_models(conn, [self._logged_model_row(conn, model_id)])[0]
 

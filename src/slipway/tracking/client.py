@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from slipway.entities import (
     RunStatus,
     Tag,
     ViewType,
+    now_ms,
 )
 from slipway.errors import InvalidParameterValue
 from slipway.registry.client import RegistryClientMixin
@@ -42,10 +42,6 @@ from slipway.store.interface import (
     SEARCH_MAX_RESULTS_DEFAULT,
     TrackingStore,
 )
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class Client(RegistryClientMixin):

@@ -14,14 +14,22 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from slipway import config
-from slipway.entities import DatasetInput, Experiment, LifecycleStage, Param, Run, RunStatus, Tag
+from slipway.entities import (
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Param,
+    Run,
+    RunStatus,
+    Tag,
+    now_ms,
+)
 from slipway.errors import (
     FlushError,
     InvalidParameterValue,
@@ -271,7 +279,7 @@ def log_metric(
         _run_id(),
         key,
         metric_value(key, value),
-        timestamp or int(time.time() * 1000),
+        timestamp or now_ms(),
         step or 0,
     )
     if synchronous:
@@ -285,7 +293,7 @@ def log_metrics(
     synchronous: bool = False,
 ) -> None:
     """Queue several metric points with one step and timestamp."""
-    ts = timestamp or int(time.time() * 1000)
+    ts = timestamp or now_ms()
     for key, value in metrics.items():
         log_metric(key, value, step=step, timestamp=ts)
     if synchronous:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from slipway.artifacts.repository import safe_artifact_path
-from slipway.entities import Dataset, DatasetInput, FileInfo, Metric, Param, Tag
+from slipway.entities import Dataset, DatasetInput, FileInfo, Metric, Param, Tag, now_ms
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
 from slipway.server.protocol import (
     Fields,
@@ -21,7 +21,6 @@ from slipway.server.protocol import (
     as_str,
     empty_response,
     json_response,
-    now_ms,
     parse_metric,
 )
 from slipway.server.routes.artifacts import artifact_roots

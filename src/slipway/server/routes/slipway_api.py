@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from slipway.entities import Param, Tag
+from slipway.entities import Param, Tag, now_ms
 from slipway.errors import InvalidParameterValue
 from slipway.server.protocol import (
     Fields,
@@ -22,7 +22,6 @@ from slipway.server.protocol import (
     Store,
     as_float,
     empty_response,
-    now_ms,
     parse_json_object,
     parse_metric,
 )
