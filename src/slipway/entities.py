@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
+from slipway.errors import InvalidParameterValue
+
 T = TypeVar("T")
 
 
@@ -386,8 +388,6 @@ def canonical_stage(stage: str) -> str:
     """MLflow's stage spelling for any capitalisation (`production` → `Production`)."""
     canonical = _STAGE_BY_LOWER.get(str(stage).strip().lower())
     if canonical is None:
-        from slipway.errors import InvalidParameterValue
-
         raise InvalidParameterValue(
             f"Invalid stage {stage!r}: use one of {', '.join(STAGES)} (any capitalisation)."
         )
@@ -534,7 +534,6 @@ class LoggedModelStatus(StrEnum):
         for status, proto in _LOGGED_MODEL_PROTO.items():
             if text in (status.value, proto, str(_LOGGED_MODEL_NUMBERS[status])):
                 return status
-        from slipway.errors import InvalidParameterValue
 
         raise InvalidParameterValue(
             f"Invalid logged model status {value!r}: use PENDING, READY or FAILED."
@@ -694,7 +693,6 @@ class ModelUri:
 
     @classmethod
     def parse(cls, uri: str) -> ModelUri:
-        from slipway.errors import InvalidParameterValue
 
         def bad(why: str) -> InvalidParameterValue:
             return InvalidParameterValue(
