@@ -96,3 +96,27 @@ def test_card_without_run_or_signature(sqlite_client: Client) -> None:
     assert "No description recorded." in text
     assert "No dataset inputs were logged" in text
     assert "could not be read" in text
+
+
+def test_training_curves_are_drawn_in_the_html_card(
+    sqlite_client: Client, make_run, tmp_path: Path
+) -> None:
+    """A metric logged at several steps gets a row in Markdown and an SVG chart in HTML."""
+    from slipway.entities import Metric
+
+    version = logged_version(sqlite_client, make_run, tmp_path)
+    run_id = sqlite_client.get_model_version("churn", version).run_id
+    losses = [0.9, 0.6, 0.45, 0.4, 0.38]
+    sqlite_client.log_batch(
+        run_id, metrics=[Metric("val_loss", v, 1000 + i, i) for i, v in enumerate(losses)]
+    )
+    text = sqlite_client.write_model_card("churn", version)
+    assert "## Training curves" in text
+    assert "| val_loss | 5 | 0.9 | 0.38 |" in text
+    html = sqlite_client.write_model_card("churn", version, html=True)
+    svg = html.split('<figure class="curve">', 1)[1].split("</figure>", 1)[0]
+    assert svg.startswith("<svg") and 'aria-label="val_loss"' in svg
+    polyline = svg.split('points="', 1)[1].split('"', 1)[0]
+    ys = [float(p.split(",")[1]) for p in polyline.split()]
+    assert len(ys) == 5 and ys == sorted(ys)  # a falling loss is drawn going down
+    assert "accuracy" not in html.split("Training curves", 1)[1].split("</table>", 1)[0]

@@ -20,6 +20,7 @@ import yaml
 from slipway.artifacts.repository import get_artifact_repository
 from slipway.entities import AuditAction, AuditEvent, DatasetInput
 from slipway.errors import SlipwayError
+from slipway.reports.svg import line_chart
 
 _HISTORY_ACTIONS = {
     AuditAction.VERSION_CREATED.value,
@@ -31,6 +32,7 @@ _HISTORY_ACTIONS = {
     AuditAction.GATE_FAILED.value,
 }
 _CONTEXT_TAG = "mlflow.data.context"
+MAX_CURVES = 8
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:60rem;
@@ -45,13 +47,23 @@ th{background:#f6f8fa}code{background:#f6f8fa;padding:.1rem .3rem;border-radius:
 
 
 @dataclass(slots=True)
+class Curve:
+    """One metric's history (steps and values), drawn as a chart in the HTML card."""
+
+    metric: str
+    steps: list[int]
+    values: list[float]
+
+
+@dataclass(slots=True)
 class CardSection:
-    """A titled section: paragraphs of plain text, then an optional table."""
+    """A titled section: paragraphs of plain text, then an optional table and curves."""
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -89,6 +101,10 @@ class ModelCard:
                     for row in section.rows
                 )
                 body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            body.extend(
+                f'<figure class="curve">{line_chart(c.steps, c.values, c.metric)}</figure>'
+                for c in section.curves
+            )
         return (
             '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f"<title>{esc(self.title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
@@ -159,6 +175,26 @@ def _signature_rows(artifact_uri: str, tracking_uri: str | None) -> list[list[st
                 [role[:-1], str(spec.get("name", "")), str(kind), "yes" if required else "no"]
             )
     return rows
+
+
+def _curves_section(client: Any, run_id: str | None) -> CardSection | None:
+    """Training curves: every metric of the run logged at more than one step."""
+    if not run_id:
+        return None
+    run = client.get_run(run_id)
+    curves = []
+    for key in sorted(run.data.metrics)[:MAX_CURVES]:
+        history = client.get_metric_history(run_id, key)
+        if len({m.step for m in history}) > 1:
+            curves.append(Curve(key, [m.step for m in history], [m.value for m in history]))
+    if not curves:
+        return None
+    section = CardSection("Training curves", columns=["metric", "points", "first", "last"])
+    section.rows = [
+        [c.metric, str(len(c.values)), _number(c.values[0]), _number(c.values[-1])] for c in curves
+    ]
+    section.curves = curves
+    return section
 
 
 def _history_rows(events: list[AuditEvent]) -> list[list[str]]:
@@ -243,6 +279,8 @@ def build_model_card(
     else:
         metrics.paragraphs.append("No metrics recorded.")
 
+    curves = _curves_section(client, lineage.run_id)
+
     signature = CardSection("Signature")
     sig_rows = _signature_rows(lineage.artifact_uri, client.tracking_uri)
     if sig_rows:
@@ -275,10 +313,13 @@ def build_model_card(
     else:
         history.paragraphs.append("No alias or stage changes recorded.")
 
-    sections = [overview, use, data, params, metrics, signature, lineage_section, history]
+    sections = [overview, use, data, params, metrics]
+    if curves is not None:
+        sections.append(curves)
+    sections += [signature, lineage_section, history]
     for title, text in (extra_sections or {}).items():
         sections.append(CardSection(str(title), paragraphs=[str(text)]))
     return ModelCard(f"Model card: {model.name} version {mv.version}", sections)
 
 
-__all__ = ["CardSection", "ModelCard", "build_model_card"]
+__all__ = ["CardSection", "Curve", "ModelCard", "build_model_card"]

@@ -1,0 +1,1 @@
+"""Pieces shared by the self-contained HTML reports (model cards now; monitoring later)."""
