@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from slipway import __version__, config
 from slipway.errors import InvalidParameterValue
+from slipway.server.dispatch import DirectDispatch, direct_routes
 from slipway.server.errors import install_error_handlers
 from slipway.server.limits import DEFAULT_MAX_BODY_SIZE, BodySizeLimitMiddleware
 from slipway.server.routes import (
@@ -81,22 +82,30 @@ def create_app(
     app.state.store = store
     app.state.artifact_roots = ArtifactRoots(destination, serve_artifacts)
     install_error_handlers(app)
+    # Routes are matched in this order. The bulk endpoint first: it carries the most traffic.
+    mounts = [
+        ("/api/2.0/slipway", slipway_api.router),
+        ("/api/2.0/slipway", mlflow_registry.slipway_router),
+    ]
+    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        mounts += [
+            (prefix, logged_models.router),
+            (prefix, mlflow_registry.router),
+            (prefix, mlflow_tracking.router),
+        ]
+    if serve_artifacts:
+        for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
+            mounts.append((prefix, artifacts.router))
+    mounts.append(("", meta.router))
+    for prefix, router in mounts:
+        app.include_router(router, prefix=prefix)
+    # The plain protocol routes skip FastAPI's routing; the body limit applies first.
+    app.add_middleware(DirectDispatch, table=direct_routes(mounts))
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_size=max_body_size,
         artifact_max_body_size=max_artifact_size,
     )
-    # The bulk endpoint first: routes are matched in order and it carries the most traffic.
-    app.include_router(slipway_api.router, prefix="/api/2.0/slipway")
-    app.include_router(mlflow_registry.slipway_router, prefix="/api/2.0/slipway")
-    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
-        app.include_router(logged_models.router, prefix=prefix)
-        app.include_router(mlflow_registry.router, prefix=prefix)
-        app.include_router(mlflow_tracking.router, prefix=prefix)
-    if serve_artifacts:
-        for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
-            app.include_router(artifacts.router, prefix=prefix)
-    app.include_router(meta.router)
     return app
 
 

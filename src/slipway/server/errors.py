@@ -81,6 +81,16 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def error_answer(request: Request, exc: Exception) -> Response:
+    """The answer the installed handlers give for `exc`, for code that runs outside
+    FastAPI's routing (`slipway.server.dispatch`)."""
+    if isinstance(exc, SlipwayError):
+        return await _slipway_error(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await _http_error(request, exc)
+    return await _unexpected_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every failure answer in the MLflow error shape."""
     app.add_exception_handler(SlipwayError, _slipway_error)
@@ -89,4 +99,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_answer", "error_response", "install_error_handlers"]

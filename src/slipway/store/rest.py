@@ -61,6 +61,7 @@ COLUMN_CHUNK = 50_000  # metric points per columnar request (~2 MB of JSON)
 _RETRY_STATUS = frozenset({429, 503})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _JSON_HEADERS = {"Content-Type": "application/json"}
+_MAX_CACHED_URLS = 1024
 
 
 class RestSession:
@@ -102,6 +103,7 @@ class RestSession:
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
         )
+        self._urls: dict[str, httpx.URL] = {}
 
     def request(
         self,
@@ -172,11 +174,12 @@ class RestSession:
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         max_retries = self.max_retries if content is None or isinstance(content, bytes) else 0
+        url = self._url(path)
         attempt = 0
         while True:
             try:
                 response = self.client.request(
-                    method, path, params=params, content=content, headers=headers
+                    method, url, params=params, content=content, headers=headers
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 failure: Exception = exc
@@ -199,6 +202,16 @@ class RestSession:
                 raise self._unavailable(method, path, failure) from None
             time.sleep(self.backoff * (2**attempt))
             attempt += 1
+
+    def _url(self, path: str) -> httpx.URL:
+        """The absolute URL of `path` below the base URL, cached: httpx would parse and join
+        a relative path again on every request (tens of µs of a call's ~200 µs in httpx)."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= _MAX_CACHED_URLS:
+                self._urls.clear()
+            url = self._urls[path] = self.client.build_request("GET", path).url
+        return url
 
     def _unavailable(self, method: str, path: str, exc: Exception) -> ServerUnavailable:
         return ServerUnavailable(

@@ -9,7 +9,10 @@ whole or not at all.
 Speed comes from Core statements and plain DBAPI calls instead of ORM objects: metric
 columns go in as multi-row INSERTs of 1000 points (COPY on PostgreSQL), `latest_metrics` is
 moved forward with one conditional upsert per key, and a search fetches the params, metrics
-and tags of its whole page in a few `IN` queries.
+and tags of its whole page in a few `IN` queries. The calls every run makes (create, log,
+end) run hand-written SQL on the bare DBAPI cursor (`run_in_cursor_transaction`): building
+and compiling SQLAlchemy statements cost several times what SQLite spends on them. They
+return what they wrote instead of reading it back.
 
 The registry store (`sql_registry.py`) shares this module's public helpers `join_uri`,
 `decode_metric_value` and `like_to_glob`.
@@ -42,7 +45,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -70,7 +72,12 @@ from slipway.errors import (
     ResourceDoesNotExist,
 )
 from slipway.store import schema
-from slipway.store.db import create_engine_for, run_in_transaction, upgrade
+from slipway.store.db import (
+    create_engine_for,
+    run_in_cursor_transaction,
+    run_in_transaction,
+    upgrade,
+)
 from slipway.store.interface import (
     MAX_ENTITY_KEY_LENGTH,
     MAX_EXPERIMENT_NAME_LENGTH,
@@ -114,8 +121,8 @@ MAX_MODEL_ID_LENGTH = 64
 _DBL_MAX = sys.float_info.max
 # Bind-parameter budget per IN query (SQLite allows 32766 variables).
 _IN_CHUNK = 900
-# Rows per multi-row INSERT on SQLite (6 variables each; older SQLite allows only 999).
-_SQLITE_INSERT_CHUNK = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 160
+# Rows per multi-row INSERT (up to 6 variables each; older SQLite allows only 999).
+_ROWS_PER_INSERT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 160
 # SQLite planner statistics are refreshed from this many runs on (see _refresh_planner_stats).
 _ANALYZE_MIN_RUNS = 1000
 _KEY_RE = re.compile(r"^[\w\-. /:]*$")
@@ -148,6 +155,38 @@ _RUN_COLUMNS = (
     _r.c.end_time,
     _r.c.artifact_uri,
     _r.c.lifecycle_stage,
+)
+# The statements every run makes (create, log params/metrics/tags, end), written for the
+# DBAPI cursor: SQLAlchemy's per-statement work costs more than SQLite's here. `?` is a
+# placeholder (see `_sql`); `{values}` a list of row groups.
+_SELECT_RUN = (
+    "SELECT run_uuid, name, experiment_id, user_id, status, start_time, end_time, "
+    "artifact_uri, lifecycle_stage FROM runs WHERE run_uuid = ?"
+)
+_SELECT_RUN_STAGE = "SELECT lifecycle_stage FROM runs WHERE run_uuid = ?"
+_SELECT_EXPERIMENT_FOR_RUN = (
+    "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?"
+)
+_INSERT_RUN = (
+    "INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, "
+    "deleted_time, artifact_uri, lifecycle_stage) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?)"
+)
+_INSERT_TAGS = "INSERT INTO tags (run_uuid, key, value) VALUES {values}"
+_UPSERT_TAGS = _INSERT_TAGS + " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"
+_SET_RUN_NAME = "UPDATE runs SET name = ? WHERE run_uuid = ?"
+_INSERT_PARAMS = "INSERT INTO params (run_uuid, key, value) VALUES {values} ON CONFLICT DO NOTHING"
+_SELECT_PARAMS = "SELECT key, value FROM params WHERE run_uuid = ? AND key IN {values}"
+_INSERT_METRICS = (
+    "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES {values}"
+)
+# Moves each key's latest point forward only when the new one is greater in (step,
+# timestamp, value), as MLflow orders them.
+_UPSERT_LATEST_METRICS = (
+    "INSERT INTO latest_metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES {values} "
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, "
+    "is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step "
+    "WHERE (excluded.step, excluded.timestamp, excluded.value) > "
+    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
 )
 
 
@@ -346,11 +385,29 @@ def _latest_per_key(
     return {k: v[1] for k, v in best_at.items()}
 
 
-@functools.lru_cache(maxsize=8)
-def _sqlite_metrics_insert(n_rows: int) -> str:
-    return "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES " + ",".join(
-        ["(?,?,?,?,?,?)"] * n_rows
-    )
+@functools.lru_cache(maxsize=256)
+def _sql(text: str, mark: str, rows: int = 0, width: int = 0) -> str:
+    """Hand-written SQL for the hot paths, in the driver's placeholder style.
+
+    `text` is written with `?` (SQLite's qmark); psycopg takes `%s`. With `rows`, its
+    `{values}` becomes that many `(?, ...)` groups of `width` (a multi-row VALUES, or one
+    group as an IN list). Cached: the hot paths ask for the same few strings every call.
+    """
+    if rows:
+        group = "(" + ",".join("?" * width) + ")"
+        text = text.replace("{values}", ",".join([group] * rows))
+    return text if mark == "?" else text.replace("?", mark)
+
+
+def _check_active(run_id: str, stage: str | None) -> None:
+    """Raise unless a run was found (`stage` is its lifecycle stage) and is active."""
+    if stage is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found.")
+    if stage != LifecycleStage.ACTIVE.value:
+        raise InvalidParameterValue(
+            f"The run {run_id} must be in the 'active' state. Current state is "
+            f"{stage}; restore it (or its experiment) first."
+        )
 
 
 def like_to_glob(pattern: str) -> str:
@@ -385,6 +442,7 @@ class SqlTrackingStore(TrackingStore):
         self.default_artifact_root = _normalize_root(default_artifact_root)
         self.engine = create_engine_for(db_uri)
         self.dialect = self.engine.dialect.name
+        self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         upgrade(self.engine)
         self._ensure_default_experiment()
         self._runs_created = 0
@@ -396,6 +454,24 @@ class SqlTrackingStore(TrackingStore):
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
         return run_in_transaction(self.engine, fn, write=False)
+
+    def _write_cursor(self, fn: Callable[[Any], T]) -> T:
+        """A write transaction around `fn(cursor)`: the hot paths' plain DBAPI statements."""
+        return run_in_cursor_transaction(self.engine, fn, write=True)
+
+    def _execute_rows(self, cur: Any, text: str, rows: Sequence[tuple[Any, ...]]) -> int:
+        """`text` (holding `{values}`) for all `rows` as multi-row statements; rows changed."""
+        width = len(rows[0])
+        changed = 0
+        for chunk in _chunks(rows, _ROWS_PER_INSERT):
+            cur.execute(_sql(text, self._mark, len(chunk), width), list(chain.from_iterable(chunk)))
+            changed += cur.rowcount
+        return changed
+
+    def _check_active_run(self, cur: Any, run_id: str) -> None:
+        cur.execute(_sql(_SELECT_RUN_STAGE, self._mark), (run_id,))
+        row = cur.fetchone()
+        _check_active(run_id, row[0] if row else None)
 
     def _insert(self, table: Any) -> Any:
         """A dialect insert (for ON CONFLICT) on `table`."""
@@ -758,40 +834,55 @@ class SqlTrackingStore(TrackingStore):
         tags[RUN_NAME_TAG] = name
         start = int(start_time) if start_time is not None else now_ms()
         exp_key = DEFAULT_EXPERIMENT_ID if experiment_id is None else experiment_id
+        exp_id = _parse_experiment_id(exp_key)
+        user_id = user_id or ""
+        mark = self._mark
 
-        def fn(conn: Connection) -> str:
-            exp = self._experiment_row(conn, exp_key)
-            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+        def fn(cur: Any) -> RunInfo:
+            cur.execute(_sql(_SELECT_EXPERIMENT_FOR_RUN, mark), (exp_id,))
+            exp = cur.fetchone()
+            if exp is None:
+                raise ResourceDoesNotExist(f"No Experiment with id={exp_key} exists.")
+            artifact_location, stage = exp
+            if stage != LifecycleStage.ACTIVE.value:
                 raise InvalidParameterValue(
-                    f"The experiment {exp.experiment_id} must be in the 'active' state to create "
-                    f"runs in it. Current state is {exp.lifecycle_stage}; restore it first."
+                    f"The experiment {exp_id} must be in the 'active' state to create "
+                    f"runs in it. Current state is {stage}; restore it first."
                 )
             run_id = uuid.uuid4().hex
-            conn.execute(
-                insert(_r).values(
-                    run_uuid=run_id,
-                    name=name,
-                    experiment_id=exp.experiment_id,
-                    user_id=user_id or "",
-                    status=RunStatus.RUNNING.value,
-                    start_time=start,
-                    end_time=None,
-                    deleted_time=None,
-                    artifact_uri=join_uri(exp.artifact_location, run_id, "artifacts"),
-                    lifecycle_stage=LifecycleStage.ACTIVE.value,
-                )
+            info = RunInfo(
+                run_id=run_id,
+                experiment_id=str(exp_id),
+                run_name=name,
+                user_id=user_id,
+                status=RunStatus.RUNNING.value,
+                start_time=start,
+                end_time=None,
+                artifact_uri=join_uri(artifact_location, run_id, "artifacts"),
+                lifecycle_stage=LifecycleStage.ACTIVE.value,
             )
-            conn.execute(
-                insert(schema.tags),
-                [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()],
+            cur.execute(
+                _sql(_INSERT_RUN, mark),
+                (
+                    run_id,
+                    name,
+                    exp_id,
+                    user_id,
+                    info.status,
+                    start,
+                    info.artifact_uri,
+                    info.lifecycle_stage,
+                ),
             )
-            return run_id
+            self._execute_rows(cur, _INSERT_TAGS, [(run_id, k, v) for k, v in tags.items()])
+            return info
 
-        run_id = self._write(fn)
+        info = self._write_cursor(fn)
         self._runs_created += 1
         if self._runs_created % _ANALYZE_MIN_RUNS == 0:
             self._refresh_planner_stats()
-        return self.get_run(run_id)
+        # A new run holds just what was written: no need to read it back.
+        return Run(info=info, data=RunData(tags=tags))
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
         row = conn.execute(select(*_RUN_COLUMNS).where(_r.c.run_uuid == str(run_id))).first()
@@ -803,13 +894,7 @@ class SqlTrackingStore(TrackingStore):
         row = conn.execute(
             select(_r.c.run_uuid, _r.c.lifecycle_stage).where(_r.c.run_uuid == str(run_id))
         ).first()
-        if row is None:
-            raise ResourceDoesNotExist(f"Run with id={run_id} not found.")
-        if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-            raise InvalidParameterValue(
-                f"The run {run_id} must be in the 'active' state. Current state is "
-                f"{row.lifecycle_stage}; restore it (or its experiment) first."
-            )
+        _check_active(run_id, row.lifecycle_stage if row else None)
         return row
 
     @staticmethod
@@ -955,16 +1040,40 @@ class SqlTrackingStore(TrackingStore):
         name = _validate_run_name(run_name) if run_name else None
         if name:
             values["name"] = name
+        run_id = str(run_id)
+        mark = self._mark
+        select_run = _SELECT_RUN
+        if values and self.dialect == "postgresql":
+            select_run += " FOR UPDATE"  # nobody changes the row between read and write
+        update_run = "UPDATE runs SET " + ", ".join(f"{c} = ?" for c in values)
+        update_run += " WHERE run_uuid = ?"
 
-        def fn(conn: Connection) -> RunInfo:
-            self._active_run_row(conn, run_id)
-            if values:
-                conn.execute(update(_r).where(_r.c.run_uuid == run_id).values(**values))
+        def fn(cur: Any) -> RunInfo:
+            cur.execute(_sql(select_run, mark), (run_id,))
+            row = cur.fetchone()
+            _check_active(run_id, row[8] if row else None)
+            if not values:
+                return self._run_info(row)
+            cur.execute(_sql(update_run, mark), (*values.values(), run_id))
             if name:
-                self._upsert_tags(conn, run_id, {RUN_NAME_TAG: name})
-            return self._run_info(self._run_row(conn, run_id))
+                self._execute_rows(cur, _UPSERT_TAGS, [(run_id, RUN_NAME_TAG, name)])
+            # The row as it is now, from the values just written (no read back).
+            run_uuid, old_name, exp_id, user, old_status, start, old_end, uri, stage = row
+            return self._run_info(
+                (
+                    run_uuid,
+                    values.get("name", old_name),
+                    exp_id,
+                    user,
+                    values.get("status", old_status),
+                    start,
+                    values.get("end_time", old_end),
+                    uri,
+                    stage,
+                )
+            )
 
-        return self._write(fn)
+        return self._write_cursor(fn)
 
     def delete_run(self, run_id: str) -> None:
         def fn(conn: Connection) -> None:
@@ -995,52 +1104,34 @@ class SqlTrackingStore(TrackingStore):
         self._write(fn)
 
     # --- logging ---------------------------------------------------------------------
-    def _upsert_tags(self, conn: Connection, run_id: str, tags: dict[str, str]) -> None:
-        t = schema.tags
-        stmt = self._insert(t)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[t.c.run_uuid, t.c.key], set_={"value": stmt.excluded.value}
-            ),
-            [{"run_uuid": run_id, "key": k, "value": v} for k, v in tags.items()],
-        )
+    def _upsert_tags(self, cur: Any, run_id: str, tags: dict[str, str]) -> None:
+        self._execute_rows(cur, _UPSERT_TAGS, [(run_id, k, v) for k, v in tags.items()])
         if RUN_NAME_TAG in tags:
-            conn.execute(update(_r).where(_r.c.run_uuid == run_id).values(name=tags[RUN_NAME_TAG]))
+            cur.execute(_sql(_SET_RUN_NAME, self._mark), (tags[RUN_NAME_TAG], run_id))
 
-    def _insert_params(self, conn: Connection, run_id: str, params: dict[str, str]) -> None:
-        p = schema.params
-
-        def check_existing() -> dict[str, str]:
-            existing: dict[str, str] = {}
-            for chunk in _chunks(list(params)):
-                q = select(p.c.key, p.c.value).where(p.c.run_uuid == run_id, p.c.key.in_(chunk))
-                existing.update((k, v) for k, v in conn.execute(q).all())
-            changed = [
-                (k, existing[k], v) for k, v in params.items() if k in existing and existing[k] != v
-            ]
-            if changed:
-                detail = "; ".join(f"{k!r}: logged {old!r}, now {new!r}" for k, old, new in changed)
-                raise InvalidParameterValue(
-                    f"Changing param values is not allowed. Params were already logged for run "
-                    f"{run_id} with other values ({detail}). Log a new run instead."
-                )
-            return existing
-
-        existing = check_existing()
-        new = [
-            {"run_uuid": run_id, "key": k, "value": v}
-            for k, v in params.items()
-            if k not in existing
-        ]
-        if not new:
+    def _insert_params(self, cur: Any, run_id: str, params: dict[str, str]) -> None:
+        """Insert new params; keys already logged must hold the same value (params are
+        immutable), also when another writer logged them a moment ago."""
+        inserted = self._execute_rows(
+            cur, _INSERT_PARAMS, [(run_id, k, v) for k, v in params.items()]
+        )
+        if inserted == len(params):  # all new: the common case, one statement
             return
-        inserted = conn.execute(self._insert(p).values(new).on_conflict_do_nothing()).rowcount
-        if inserted != len(new):  # another writer logged some of these keys meanwhile
-            check_existing()
+        existing: dict[str, str] = {}
+        for chunk in _chunks(list(params)):
+            cur.execute(_sql(_SELECT_PARAMS, self._mark, 1, len(chunk)), (run_id, *chunk))
+            existing.update(cur.fetchall())
+        changed = [(k, existing[k], v) for k, v in params.items() if existing.get(k, v) != v]
+        if changed:
+            detail = "; ".join(f"{k!r}: logged {old!r}, now {new!r}" for k, old, new in changed)
+            raise InvalidParameterValue(
+                f"Changing param values is not allowed. Params were already logged for run "
+                f"{run_id} with other values ({detail}). Log a new run instead."
+            )
 
     def _insert_metrics(
         self,
-        conn: Connection,
+        cur: Any,
         run_id: str,
         keys: Sequence[str],
         values: Sequence[float],
@@ -1052,55 +1143,33 @@ class SqlTrackingStore(TrackingStore):
         """Append metric points and move `latest_metrics` forward where they are newer."""
         flags: Iterable[bool] = nan_flags if nan_flags is not None else repeat(False)
         rows = zip(repeat(run_id), keys, values, flags, stamps, steps)
-        if self.dialect == "sqlite":
+        if self.dialect == "sqlite" or len(keys) <= _ROWS_PER_INSERT:
             # Multi-row VALUES binds the same values as executemany but steps the statement
-            # once per chunk instead of once per row: half the time for 100k points.
+            # once per chunk instead of once per row: half the time for 100k points. A few
+            # points go this way on PostgreSQL too: COPY takes extra round trips.
             flat = list(chain.from_iterable(rows))
-            per = _SQLITE_INSERT_CHUNK * 6
-            cur = conn.connection.cursor()
-            try:
-                for start in range(0, len(flat), per):
-                    part = flat[start : start + per]
-                    cur.execute(_sqlite_metrics_insert(len(part) // 6), part)
-            finally:
-                cur.close()
+            per = _ROWS_PER_INSERT * 6
+            for start in range(0, len(flat), per):
+                part = flat[start : start + per]
+                cur.execute(_sql(_INSERT_METRICS, self._mark, len(part) // 6, 6), part)
         else:
-            raw = conn.connection.driver_connection
-            with (
-                raw.cursor() as cur,  # type: ignore[union-attr]
-                cur.copy(
-                    "COPY metrics (run_uuid, key, value, is_nan, timestamp, step) FROM STDIN"
-                ) as copy,
-            ):
+            with cur.copy(
+                "COPY metrics (run_uuid, key, value, is_nan, timestamp, step) FROM STDIN"
+            ) as copy:
                 for row in rows:
                     copy.write_row(row)
-
-        lm = schema.latest_metrics
-        stmt = self._insert(lm)
-        newer = tuple_(stmt.excluded.step, stmt.excluded.timestamp, stmt.excluded.value) > tuple_(
-            lm.c.step, lm.c.timestamp, lm.c.value
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[lm.c.run_uuid, lm.c.key],
-            set_={
-                "value": stmt.excluded.value,
-                "is_nan": stmt.excluded.is_nan,
-                "timestamp": stmt.excluded.timestamp,
-                "step": stmt.excluded.step,
-            },
-            where=newer,
-        )
-        conn.execute(
-            stmt,
+        self._execute_rows(
+            cur,
+            _UPSERT_LATEST_METRICS,
             [
-                {
-                    "run_uuid": run_id,
-                    "key": key,
-                    "value": values[idx],
-                    "is_nan": bool(nan_flags[idx]) if nan_flags is not None else False,
-                    "timestamp": stamps[idx],
-                    "step": steps[idx],
-                }
+                (
+                    run_id,
+                    key,
+                    values[idx],
+                    bool(nan_flags[idx]) if nan_flags is not None else False,
+                    stamps[idx],
+                    steps[idx],
+                )
                 for key, idx in sorted(latest_idx.items())
             ],
         )
@@ -1156,18 +1225,20 @@ class SqlTrackingStore(TrackingStore):
             nan_flags = [s[1] for s in sanitized]
             latest_idx = _latest_per_key(keys, steps, stamps, values)
 
-        def fn(conn: Connection) -> None:
-            self._active_run_row(conn, run_id)
+        run_id = str(run_id)
+
+        def fn(cur: Any) -> None:
+            self._check_active_run(cur, run_id)
             if param_map:
-                self._insert_params(conn, run_id, param_map)
+                self._insert_params(cur, run_id, param_map)
             if points:
                 self._insert_metrics(
-                    conn, run_id, keys, values, nan_flags, stamps, steps, latest_idx
+                    cur, run_id, keys, values, nan_flags, stamps, steps, latest_idx
                 )
             if tag_map:
-                self._upsert_tags(conn, run_id, tag_map)
+                self._upsert_tags(cur, run_id, tag_map)
 
-        self._write(fn)
+        self._write_cursor(fn)
 
     def log_metric_columns(
         self,
@@ -1227,11 +1298,13 @@ class SqlTrackingStore(TrackingStore):
             nan_flags = [s[1] for s in sanitized]
         latest_idx = _latest_per_key(keys, stps, stamps, vals)
 
-        def fn(conn: Connection) -> None:
-            self._active_run_row(conn, run_id)
-            self._insert_metrics(conn, run_id, keys, vals, nan_flags, stamps, stps, latest_idx)
+        run_id = str(run_id)
 
-        self._write(fn)
+        def fn(cur: Any) -> None:
+            self._check_active_run(cur, run_id)
+            self._insert_metrics(cur, run_id, keys, vals, nan_flags, stamps, stps, latest_idx)
+
+        self._write_cursor(fn)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         t = schema.tags
