@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from functools import lru_cache
 from pathlib import Path
 
 from slipway.errors import InvalidParameterValue
@@ -33,10 +34,13 @@ def default_artifact_root() -> str:
 
 
 def current_user() -> str:
-    """The actor recorded on runs and audit events."""
-    user = os.environ.get(USER_ENV)
-    if user:
-        return user
+    """The actor recorded on runs and audit events: `$SLIPWAY_USER`, else the OS user."""
+    return os.environ.get(USER_ENV) or _os_user()
+
+
+@lru_cache(maxsize=1)
+def _os_user() -> str:
+    """The login name; looked up once, since it cannot change while the process runs."""
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers
