@@ -64,6 +64,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def string_dict(values: dict[Any, Any] | None) -> dict[str, str] | None:
+    """Tags and params as the store keeps them: string keys, string values (None stays None)."""
+    return None if values is None else {str(k): str(v) for k, v in values.items()}
+
+
 def encode_float(value: float) -> float | str:
     """A double as protobuf JSON writes it: non-finite values become strings."""
     if math.isfinite(value):

@@ -19,6 +19,7 @@ from slipway.entities import (
     PagedList,
     PromotionResult,
     RegisteredModel,
+    string_dict,
 )
 from slipway.errors import GateFailed, InvalidParameterValue
 from slipway.registry.lineage import Lineage, version_lineage
@@ -42,10 +43,6 @@ def registry_store_for(client: Any) -> RegistryStore:
     return store
 
 
-def _stringify(tags: dict[str, Any] | None) -> dict[str, str] | None:
-    return None if tags is None else {str(k): str(v) for k, v in tags.items()}
-
-
 class RegistryClientMixin:
     """Registry methods for `Client` (needs `tracking_uri`, `_store`, optional `_registry`)."""
 
@@ -60,7 +57,7 @@ class RegistryClientMixin:
     def create_registered_model(
         self, name: str, tags: dict[str, Any] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        return self.registry_store.create_registered_model(name, _stringify(tags), description)
+        return self.registry_store.create_registered_model(name, string_dict(tags), description)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         return self.registry_store.get_registered_model(name)
@@ -111,7 +108,7 @@ class RegistryClientMixin:
     ) -> ModelVersion:
         """Register `source` (an artifact URI, `runs:/…` or `models:/…`) as a new version."""
         return self.registry_store.create_model_version(
-            name, source, run_id, _stringify(tags), run_link, description, model_id
+            name, source, run_id, string_dict(tags), run_link, description, model_id
         )
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -278,8 +275,8 @@ class RegistryClientMixin:
             str(experiment_id),
             name,
             source_run_id,
-            _stringify(tags),
-            _stringify(params),
+            string_dict(tags),
+            string_dict(params),
             model_type,
         )
 
@@ -293,7 +290,7 @@ class RegistryClientMixin:
         self.registry_store.delete_logged_model(model_id)
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, Any]) -> None:
-        self.registry_store.set_logged_model_tags(model_id, _stringify(tags) or {})
+        self.registry_store.set_logged_model_tags(model_id, string_dict(tags) or {})
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         self.registry_store.delete_logged_model_tag(model_id, key)

@@ -32,6 +32,7 @@ from slipway.entities import (
     Tag,
     ViewType,
     now_ms,
+    string_dict,
 )
 from slipway.errors import InvalidParameterValue
 from slipway.registry.client import RegistryClientMixin
@@ -70,7 +71,7 @@ class Client(RegistryClientMixin):
         self, name: str, artifact_location: str | None = None, tags: dict[str, Any] | None = None
     ) -> str:
         """Create an experiment; returns its id."""
-        return self._store.create_experiment(name, artifact_location, _stringify(tags))
+        return self._store.create_experiment(name, artifact_location, string_dict(tags))
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self._store.get_experiment(str(experiment_id))
@@ -113,7 +114,7 @@ class Client(RegistryClientMixin):
         tags: dict[str, Any] | None = None,
         run_name: str | None = None,
     ) -> Run:
-        tags = _stringify(tags) or {}
+        tags = string_dict(tags) or {}
         tags.setdefault("mlflow.user", config.current_user())
         return self._store.create_run(
             str(experiment_id),
@@ -311,7 +312,3 @@ def metric_value(key: str, value: Any) -> float:
 
 def _param_str(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
-
-
-def _stringify(tags: dict[str, Any] | None) -> dict[str, str] | None:
-    return None if tags is None else {str(k): str(v) for k, v in tags.items()}
