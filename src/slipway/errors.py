@@ -2,28 +2,39 @@
 
 The codes are the MLflow protocol's (so an mlflow client understands our server) plus
 a few of our own. Each class fixes its code and HTTP status; the message says what was
-wrong and what to do::
+wrong and what to do. Families also derive from the built-in exception a Python user
+would catch (`except ValueError`, `except LookupError`)::
 
     SlipwayError                      INTERNAL_ERROR            500
-    ├── InvalidParameterValue         INVALID_PARAMETER_VALUE   400
+    ├── InvalidParameterValue         INVALID_PARAMETER_VALUE   400  (ValueError)
     │   └── InvalidFilter             INVALID_PARAMETER_VALUE   400
-    ├── BadRequest                    BAD_REQUEST               400
+    ├── BadRequest                    BAD_REQUEST               400  (ValueError)
     ├── RequestTooLarge               REQUEST_LIMIT_EXCEEDED    413
-    ├── ResourceDoesNotExist          RESOURCE_DOES_NOT_EXIST   404
+    ├── ResourceDoesNotExist          RESOURCE_DOES_NOT_EXIST   404  (LookupError)
+    ├── EndpointNotFound              ENDPOINT_NOT_FOUND        404
     ├── ResourceAlreadyExists         RESOURCE_ALREADY_EXISTS   400
     ├── InvalidState                  INVALID_STATE             400
-    ├── PermissionDenied              PERMISSION_DENIED         403
-    ├── MissingDependency             MISSING_DEPENDENCY        400
+    ├── PermissionDenied              PERMISSION_DENIED         403  (PermissionError)
+    ├── Unauthenticated               UNAUTHENTICATED           401
+    ├── MissingDependency             MISSING_DEPENDENCY        400  (ImportError)
     ├── UnsafeModelFormat             UNSAFE_MODEL_FORMAT       400
-    ├── SchemaEnforcementError        SCHEMA_ENFORCEMENT_FAILED 400
+    ├── SchemaEnforcementError        SCHEMA_ENFORCEMENT_FAILED 400  (ValueError)
     ├── GateFailed                    GATE_FAILED               400
     ├── FlushError                    FLUSH_FAILED              500
     └── ServerUnavailable             TEMPORARILY_UNAVAILABLE   503
+        ├── ServerUnreachable         (a server or database could not be reached at all)
+        └── DatabaseLocked            (the database stayed locked through every retry)
+
+A server's error body `{"error_code", "message"}` turns back into the same class on the
+client with `SlipwayError.from_error_code`; each code maps to the first class that
+declares it (subclasses that only refine a family, like `InvalidFilter`, do not).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
+
+_CLASS_FOR_CODE: dict[str, type[SlipwayError]] = {}
 
 
 class SlipwayError(Exception):
@@ -31,6 +42,12 @@ class SlipwayError(Exception):
 
     error_code: ClassVar[str] = "INTERNAL_ERROR"
     http_status: ClassVar[int] = 500
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # The first class to declare a code is the one a client rebuilds for it.
+        if "error_code" in cls.__dict__:
+            _CLASS_FOR_CODE.setdefault(cls.error_code, cls)
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -43,16 +60,21 @@ class SlipwayError(Exception):
 
     @classmethod
     def from_error_code(cls, error_code: str, message: str) -> SlipwayError:
-        """Rebuild the typed error a server sent (used by the REST transport)."""
-        for klass in _all_subclasses(SlipwayError):
-            if klass.error_code == error_code and klass is not InvalidFilter:
-                return klass(message)
-        err = SlipwayError(message)
-        err.error_code = error_code  # type: ignore[misc]
-        return err
+        """Rebuild the typed error a server sent (used by the REST transports).
+
+        A code no class declares (a newer server's) becomes a `SlipwayError` subclass made
+        for it, so `error_code` still says what the server said.
+        """
+        klass = _CLASS_FOR_CODE.get(error_code)
+        if klass is None:
+            klass = type("UnknownServerError", (SlipwayError,), {"error_code": error_code})
+        return klass(message)
 
 
-class InvalidParameterValue(SlipwayError):
+_CLASS_FOR_CODE[SlipwayError.error_code] = SlipwayError
+
+
+class InvalidParameterValue(SlipwayError, ValueError):
     error_code = "INVALID_PARAMETER_VALUE"
     http_status = 400
 
@@ -66,7 +88,7 @@ class InvalidFilter(InvalidParameterValue):
         self.position = position
 
 
-class BadRequest(SlipwayError):
+class BadRequest(SlipwayError, ValueError):
     error_code = "BAD_REQUEST"
     http_status = 400
 
@@ -76,8 +98,15 @@ class RequestTooLarge(SlipwayError):
     http_status = 413
 
 
-class ResourceDoesNotExist(SlipwayError):
+class ResourceDoesNotExist(SlipwayError, LookupError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
+    http_status = 404
+
+
+class EndpointNotFound(SlipwayError):
+    """The server has no such route: an older server, or a URL that is not slipway's."""
+
+    error_code = "ENDPOINT_NOT_FOUND"
     http_status = 404
 
 
@@ -87,16 +116,23 @@ class ResourceAlreadyExists(SlipwayError):
 
 
 class InvalidState(SlipwayError):
+    """The object exists but is not in a state that allows this (deleted, finished, …)."""
+
     error_code = "INVALID_STATE"
     http_status = 400
 
 
-class PermissionDenied(SlipwayError):
+class PermissionDenied(SlipwayError, PermissionError):
     error_code = "PERMISSION_DENIED"
     http_status = 403
 
 
-class MissingDependency(SlipwayError):
+class Unauthenticated(SlipwayError):
+    error_code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class MissingDependency(SlipwayError, ImportError):
     """An optional package is needed; the message names the extra to install."""
 
     error_code = "MISSING_DEPENDENCY"
@@ -110,13 +146,18 @@ class UnsafeModelFormat(SlipwayError):
     http_status = 400
 
 
-class SchemaEnforcementError(SlipwayError):
+class SchemaEnforcementError(SlipwayError, ValueError):
     """Model input does not match the signature; lists every problem found."""
 
     error_code = "SCHEMA_ENFORCEMENT_FAILED"
     http_status = 400
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str] | str) -> None:
+        # Rebuilt from a server's error body, the message is one text already.
+        if isinstance(problems, str):
+            super().__init__(problems, problems=[problems])
+            self.problems = [problems]
+            return
         text = "Model input does not match the model signature:\n" + "\n".join(
             f"  - {p}" for p in problems
         )
@@ -125,10 +166,17 @@ class SchemaEnforcementError(SlipwayError):
 
 
 class GateFailed(SlipwayError):
-    """A promotion's quality gate did not pass; nothing was changed."""
+    """A promotion's quality gate did not pass; nothing was changed.
+
+    `result` holds every check (a `PromotionResult`) when the gate ran in this process.
+    """
 
     error_code = "GATE_FAILED"
     http_status = 400
+
+    def __init__(self, message: str, result: Any = None, **details: Any) -> None:
+        super().__init__(message, result=result, **details)
+        self.result = result
 
 
 class FlushError(SlipwayError):
@@ -139,20 +187,24 @@ class FlushError(SlipwayError):
 
 
 class ServerUnavailable(SlipwayError):
+    """The server or database cannot serve the request now; trying again may work."""
+
     error_code = "TEMPORARILY_UNAVAILABLE"
     http_status = 503
 
 
-def _all_subclasses(klass: type) -> list[type]:
-    out = []
-    for sub in klass.__subclasses__():
-        out.append(sub)
-        out.extend(_all_subclasses(sub))
-    return out
+class ServerUnreachable(ServerUnavailable):
+    """No connection could be made (nothing listening, wrong host, refused)."""
+
+
+class DatabaseLocked(ServerUnavailable):
+    """The metadata database stayed locked by another writer through every retry."""
 
 
 __all__ = [
     "BadRequest",
+    "DatabaseLocked",
+    "EndpointNotFound",
     "FlushError",
     "GateFailed",
     "InvalidFilter",
@@ -165,6 +217,8 @@ __all__ = [
     "ResourceDoesNotExist",
     "SchemaEnforcementError",
     "ServerUnavailable",
+    "ServerUnreachable",
     "SlipwayError",
+    "Unauthenticated",
     "UnsafeModelFormat",
 ]

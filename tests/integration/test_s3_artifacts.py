@@ -15,7 +15,7 @@ pytest.importorskip("s3fs", reason="S3 tests need the s3 extra (pip install 'sli
 moto_server = pytest.importorskip("moto.server", reason="S3 tests need moto[server] (dev extra)")
 
 from slipway import Client  # noqa: E402
-from slipway.artifacts.repository import get_artifact_repository  # noqa: E402
+from slipway.artifacts import get_artifact_repository  # noqa: E402
 from slipway.errors import ResourceDoesNotExist  # noqa: E402
 
 BUCKET = "slipway-test"

@@ -16,10 +16,11 @@ from urllib.parse import quote, urlparse
 import httpx
 import orjson
 
-from slipway.artifacts.repository import PROXY_SCHEME, ArtifactRepository, safe_artifact_path
+from slipway.artifacts.repository import ArtifactRepository, safe_artifact_path
 from slipway.entities import FileInfo
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist, SlipwayError
 
+PROXY_SCHEME = "mlflow-artifacts:"
 API = "/api/2.0/mlflow-artifacts/artifacts"
 
 

@@ -1,4 +1,4 @@
-"""The artifact repository interface, path safety, and the URI → repository switch.
+"""The artifact repository interface and path safety.
 
 A repository is rooted at one URI (a run's `artifact_uri`, an experiment's location, the
 server's destination). Paths given to it are relative POSIX paths below that root;
@@ -16,7 +16,6 @@ from typing import BinaryIO
 from slipway.entities import FileInfo
 from slipway.errors import InvalidParameterValue
 
-PROXY_SCHEME = "mlflow-artifacts:"
 CHUNK_SIZE = 1 << 20
 
 
@@ -119,18 +118,3 @@ class ArtifactRepository(ABC):
             for chunk in iter(lambda: src.read(CHUNK_SIZE), b""):
                 out.write(chunk)
         return str(target)
-
-
-def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> ArtifactRepository:
-    """The repository for an artifact URI.
-
-    `mlflow-artifacts:/…` goes through a tracking server's artifact proxy (the server
-    named in the URI, else `tracking_uri`); anything else is a local path or fsspec URL.
-    """
-    if uri.startswith(PROXY_SCHEME):
-        from slipway.artifacts.proxy import ProxyArtifactRepository
-
-        return ProxyArtifactRepository.from_uri(uri, tracking_uri)
-    from slipway.artifacts.fsspec_repository import FsspecArtifactRepository
-
-    return FsspecArtifactRepository(uri)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from slipway.artifacts.repository import get_artifact_repository
+from slipway.artifacts import get_artifact_repository
 from slipway.entities import AuditAction, AuditEvent, DatasetInput
 from slipway.errors import SlipwayError
 from slipway.reports.svg import line_chart

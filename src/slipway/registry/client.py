@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from slipway.artifacts.repository import get_artifact_repository
+from slipway.artifacts import get_artifact_repository
 from slipway.entities import (
     AuditEvent,
     LoggedModel,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slipway.artifacts.repository import get_artifact_repository
+from slipway.artifacts import get_artifact_repository
 from slipway.entities import LoggedModelStatus
 from slipway.registry.client import registry_store_for
 from slipway.registry.fluent import register_model

@@ -9,7 +9,7 @@ artifact URI and is returned as is.
 
 from __future__ import annotations
 
-from slipway.artifacts.repository import get_artifact_repository
+from slipway.artifacts import get_artifact_repository
 from slipway.entities import ModelUri, ModelVersion
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
 from slipway.store.interface import RegistryStore, TrackingStore

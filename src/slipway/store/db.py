@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from slipway.errors import InvalidParameterValue, InvalidState, ServerUnavailable
+from slipway.errors import DatabaseLocked, InvalidParameterValue, InvalidState, ServerUnreachable
 
 T = TypeVar("T")
 
@@ -123,7 +123,7 @@ def _is_retryable(exc: Exception) -> bool:
 def _retry_wait(attempt: int, exc: Exception) -> None:
     """Back off before retry `attempt`, or give up with ServerUnavailable after the last."""
     if attempt > WRITE_RETRIES:
-        raise ServerUnavailable(
+        raise DatabaseLocked(
             f"The metadata database stayed locked through {WRITE_RETRIES} retries; "
             "another process holds a long write. Try again."
         ) from exc
@@ -272,7 +272,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 f"Cannot open the SQLite database {where}: {reason}. Check the path and "
                 "that it is writable."
             ) from None
-        raise ServerUnavailable(
+        raise ServerUnreachable(
             f"Cannot reach the metadata database {where}: {reason}. Check that the server "
             "is running and the URL, user and password are right."
         ) from None

@@ -36,9 +36,11 @@ from slipway.entities import (
     encode_float,
 )
 from slipway.errors import (
+    EndpointNotFound,
     InvalidParameterValue,
     ResourceDoesNotExist,
     ServerUnavailable,
+    ServerUnreachable,
     SlipwayError,
 )
 from slipway.store.interface import (
@@ -213,8 +215,8 @@ class RestSession:
             url = self._urls[path] = self.client.build_request("GET", path).url
         return url
 
-    def _unavailable(self, method: str, path: str, exc: Exception) -> ServerUnavailable:
-        return ServerUnavailable(
+    def _unavailable(self, method: str, path: str, exc: Exception) -> ServerUnreachable:
+        return ServerUnreachable(
             f"{method} {self.base_url}{path} failed: {exc.__class__.__name__}: "
             f"{exc or 'no detail'}. Is `slipway server` running at {self.base_url}?"
         )
@@ -229,9 +231,9 @@ class RestSession:
         request = response.request
         where = f"{request.method} {request.url}"
         if response.status_code == 404:
-            err = SlipwayError(f"{where}: no such endpoint (HTTP 404); is this a slipway server?")
-            err.error_code = "ENDPOINT_NOT_FOUND"  # type: ignore[misc]
-            return err
+            return EndpointNotFound(
+                f"{where}: no such endpoint (HTTP 404); is this a slipway server?"
+            )
         if response.status_code == 503:
             return ServerUnavailable(f"{where}: the server is temporarily unavailable (HTTP 503).")
         text = response.text[:200].strip()
@@ -393,7 +395,7 @@ class RestTrackingStore(TrackingStore):
         try:
             self._post("/runs/log-batch", body, prefix=SLIPWAY)
         except SlipwayError as exc:
-            if exc.error_code != "ENDPOINT_NOT_FOUND":
+            if not isinstance(exc, EndpointNotFound):
                 raise
             self._columnar = False
             self._log_batch_mlflow(run_id, metrics, params, tags)
@@ -457,7 +459,7 @@ class RestTrackingStore(TrackingStore):
             for start in range(0, max(n, 1), COLUMN_CHUNK):
                 self._post_columns(run_id, columns, start)
         except SlipwayError as exc:
-            if exc.error_code != "ENDPOINT_NOT_FOUND":
+            if not isinstance(exc, EndpointNotFound):
                 raise
             self._columnar = False  # an MLflow server: nothing was stored; use log-batch
             self._columns_as_batches(run_id, keys, values, timestamps, steps)

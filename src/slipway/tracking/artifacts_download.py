@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from slipway.artifacts.repository import get_artifact_repository
+from slipway.artifacts import get_artifact_repository
 from slipway.errors import ResourceDoesNotExist
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from slipway import config
-from slipway.artifacts.repository import (
+from slipway.artifacts import (
     ArtifactRepository,
     get_artifact_repository,
     join_artifact_path,

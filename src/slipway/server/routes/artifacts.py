@@ -20,13 +20,13 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from slipway.artifacts.repository import (
-    CHUNK_SIZE,
+from slipway.artifacts import (
     PROXY_SCHEME,
     ArtifactRepository,
     get_artifact_repository,
     safe_artifact_path,
 )
+from slipway.artifacts.repository import CHUNK_SIZE
 from slipway.entities import FileInfo
 from slipway.errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist
 from slipway.server.protocol import empty_response, json_response

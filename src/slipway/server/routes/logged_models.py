@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from slipway.artifacts.repository import safe_artifact_path
+from slipway.artifacts import safe_artifact_path
 from slipway.entities import FileInfo
 from slipway.errors import InvalidParameterValue
 from slipway.server.protocol import as_str, empty_response, json_response

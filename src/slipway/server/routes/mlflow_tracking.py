@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from slipway.artifacts.repository import safe_artifact_path
+from slipway.artifacts import safe_artifact_path
 from slipway.entities import Dataset, DatasetInput, FileInfo, Metric, Param, Tag, now_ms
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
 from slipway.server.protocol import (
