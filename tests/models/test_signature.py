@@ -23,10 +23,14 @@ from slipway.models.signature import (
     infer_signature,
 )
 
-mlflow_signature = pytest.importorskip("mlflow.models.signature", reason="mlflow not installed")
+
+@pytest.fixture
+def mlflow_signature():
+    """MLflow's signature module, for the parity tests only (the rest runs without mlflow)."""
+    return pytest.importorskip("mlflow.models.signature", reason="mlflow not installed")
 
 
-def _mlflow_infer(*args):
+def _mlflow_infer(mlflow_signature, *args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return mlflow_signature.infer_signature(*args)
@@ -57,9 +61,9 @@ MIXED = pd.DataFrame(
     ],
     ids=["dataframe", "ndarray", "dict-of-arrays", "records", "list-of-str"],
 )
-def test_inference_and_json_match_mlflow(model_input, model_output):
+def test_inference_and_json_match_mlflow(mlflow_signature, model_input, model_output):
     ours = infer_signature(model_input, model_output)
-    theirs = _mlflow_infer(model_input, model_output)
+    theirs = _mlflow_infer(mlflow_signature, model_input, model_output)
     assert ours.to_dict() == theirs.to_dict()  # the exact JSON strings MLflow writes
     assert mlflow_signature.ModelSignature.from_dict(ours.to_dict()) == theirs
     assert ModelSignature.from_dict(theirs.to_dict()) == ours
@@ -78,13 +82,15 @@ def test_dataframe_inference_types():
     assert by_name["f64"].required is True
 
 
+SIGNATURE_JSON_SAMPLE = ModelSignature(
+    Schema([ColSpec("double", "x"), ColSpec("string", "s", required=False)]),
+    Schema([TensorSpec("float64", (-1, 4))]),
+    ParamSchema([ParamSpec("k", "long", 3)]),
+)
+
+
 def test_json_format_is_mlflow_text():
-    sig = ModelSignature(
-        Schema([ColSpec("double", "x"), ColSpec("string", "s", required=False)]),
-        Schema([TensorSpec("float64", (-1, 4))]),
-        ParamSchema([ParamSpec("k", "long", 3)]),
-    )
-    d = sig.to_dict()
+    d = SIGNATURE_JSON_SAMPLE.to_dict()
     assert d["inputs"] == (
         '[{"type": "double", "name": "x", "required": true}, '
         '{"type": "string", "name": "s", "required": false}]'
@@ -93,10 +99,14 @@ def test_json_format_is_mlflow_text():
         d["outputs"]
         == '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 4]}}]'
     )
+
+
+def test_mlflow_reads_our_json(mlflow_signature):
+    d = SIGNATURE_JSON_SAMPLE.to_dict()
     assert mlflow_signature.ModelSignature.from_dict(d).to_dict() == d
 
 
-def test_mlflow_complex_types_survive_a_round_trip():
+def test_mlflow_complex_types_survive_a_round_trip(mlflow_signature):
     from mlflow.types.schema import Array, Map, Object, Property
     from mlflow.types.schema import ColSpec as MColSpec
     from mlflow.types.schema import Schema as MSchema
@@ -193,8 +203,8 @@ def test_params_defaults_types_and_unknown():
         enforce_params({"k": "five"}, schema)
 
 
-def test_params_schema_matches_mlflow():
+def test_params_schema_matches_mlflow(mlflow_signature):
     params = {"k": 3, "temp": 0.5, "names": ["a", "b"], "on": True, "when": dt.datetime(2024, 1, 1)}
     ours = infer_signature(np.zeros((1, 2)), None, params)
-    theirs = _mlflow_infer(np.zeros((1, 2)), None, params)
+    theirs = _mlflow_infer(mlflow_signature, np.zeros((1, 2)), None, params)
     assert ours.to_dict() == theirs.to_dict()
