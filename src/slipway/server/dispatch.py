@@ -2,8 +2,8 @@
 
 Most protocol calls are: the request's fields in, one store call, JSON out. For those,
 FastAPI's routing (it walks the included routers in order, twice per request), its
-dependency solving and its endpoint plumbing cost about 170 µs a request (set-tag: 520 µs
-a round trip before, 350 µs after), several times the store call itself. `DirectDispatch`
+dependency solving and its endpoint plumbing cost several times the store call itself
+(measured in benchmarks/RESULTS.md). `DirectDispatch`
 is an ASGI middleware with a dict from (method, path) to such a route function. It calls
 the same function with the same inputs (the `request_fields` / `raw_body` /
 `tracking_store` dependencies), in a worker thread as FastAPI would, and answers errors
