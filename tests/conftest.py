@@ -31,6 +31,9 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SLIPWAY_TRACKING_URI", raising=False)
     monkeypatch.delenv("SLIPWAY_ARTIFACT_ROOT", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from slipway import config
+
+    config.set_tracking_uri(None)  # a URI a previous test chose must not leak into this one
     return home
 
 

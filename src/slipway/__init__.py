@@ -8,8 +8,10 @@ This module is the fluent API a data scientist types::
         slipway.log_params({"n_estimators": 100})
         slipway.log_metric("val_loss", 0.3, step=1)
 
-`slipway.Client` is the explicit API. Flavor modules (`slipway.sklearn`, `slipway.pyfunc`,
-…) are imported on first use, so `import slipway` stays light.
+`slipway.Client` is the explicit API; every user-facing failure is a `slipway.SlipwayError`
+(the classes are re-exported here, e.g. `slipway.ResourceDoesNotExist`). Flavor modules
+(`slipway.sklearn`, `slipway.pyfunc`, …) are imported on first use, so `import slipway`
+stays light.
 """
 
 from __future__ import annotations
@@ -19,8 +21,27 @@ from typing import Any
 
 from slipway._version import __version__
 from slipway.entities import Dataset, Experiment, Metric, Param, Run, RunStatus, Tag, ViewType
-from slipway.errors import SlipwayError
-from slipway.registry.fluent import register_model
+from slipway.errors import (
+    BadRequest,
+    DatabaseLocked,
+    EndpointNotFound,
+    FlushError,
+    GateFailed,
+    InvalidFilter,
+    InvalidParameterValue,
+    InvalidState,
+    MissingDependency,
+    PermissionDenied,
+    RequestTooLarge,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+    SchemaEnforcementError,
+    ServerUnavailable,
+    ServerUnreachable,
+    SlipwayError,
+    Unauthenticated,
+    UnsafeModelFormat,
+)
 from slipway.tracking.client import Client
 from slipway.tracking.fluent import (
     ActiveRun,
@@ -41,6 +62,7 @@ from slipway.tracking.fluent import (
     log_param,
     log_params,
     log_text,
+    register_model,
     search_runs,
     set_experiment,
     set_tag,
@@ -60,17 +82,34 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ActiveRun",
+    "BadRequest",
     "Client",
+    "DatabaseLocked",
     "Dataset",
+    "EndpointNotFound",
     "Experiment",
+    "FlushError",
+    "GateFailed",
+    "InvalidFilter",
+    "InvalidParameterValue",
+    "InvalidState",
     "Metric",
+    "MissingDependency",
     "Param",
+    "PermissionDenied",
+    "RequestTooLarge",
+    "ResourceAlreadyExists",
+    "ResourceDoesNotExist",
     "Run",
     "RunStatus",
+    "SchemaEnforcementError",
+    "ServerUnavailable",
+    "ServerUnreachable",
     "SlipwayError",
     "Tag",
+    "Unauthenticated",
+    "UnsafeModelFormat",
     "ViewType",
-    "__version__",
     "active_run",
     "delete_tag",
     "end_run",
@@ -95,4 +134,5 @@ __all__ = [
     "set_tags",
     "set_tracking_uri",
     "start_run",
+    "__version__",
 ]

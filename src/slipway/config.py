@@ -1,8 +1,13 @@
-"""Where slipway keeps things, read from the environment once per call (no global state).
+"""Where slipway keeps things, read from the environment on each call.
 
 Defaults: `./slipway-data/` (or `$SLIPWAY_HOME`) holds `slipway.db` and `artifacts/`.
 `SLIPWAY_TRACKING_URI` overrides the metadata store; it may be a path, `sqlite:///…`,
 `postgresql://…` (in-process SQL store) or `http(s)://…` (a `slipway server`).
+
+The one piece of process state is the tracking URI a script chose with
+`slipway.set_tracking_uri`: it lives here, below every client, so that `slipway.Client()`
+and the fluent API agree on where data goes (as `MlflowClient()` follows
+`mlflow.set_tracking_uri`).
 """
 
 from __future__ import annotations
@@ -25,8 +30,23 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or "slipway-data").absolute()
 
 
+_chosen_tracking_uri: str | None = None
+
+
 def default_tracking_uri() -> str:
+    """The store used when nothing was chosen: `$SLIPWAY_TRACKING_URI`, else the home's SQLite."""
     return os.environ.get(TRACKING_URI_ENV) or f"sqlite:///{home() / 'slipway.db'}"
+
+
+def set_tracking_uri(uri: str | None) -> None:
+    """Choose the tracking URI for this process (None goes back to the default)."""
+    global _chosen_tracking_uri
+    _chosen_tracking_uri = None if uri is None else str(uri)
+
+
+def get_tracking_uri() -> str:
+    """The tracking URI chosen with `set_tracking_uri`, else the default."""
+    return _chosen_tracking_uri or default_tracking_uri()
 
 
 def default_artifact_root() -> str:
@@ -72,3 +92,19 @@ def normalize_db_uri(uri: str) -> str:
     if path.is_dir() or not path.suffix:
         path = path / "slipway.db"
     return f"sqlite:///{path}"
+
+
+__all__ = [
+    "ARTIFACT_ROOT_ENV",
+    "HOME_ENV",
+    "TRACKING_URI_ENV",
+    "USER_ENV",
+    "current_user",
+    "default_artifact_root",
+    "default_tracking_uri",
+    "get_tracking_uri",
+    "home",
+    "is_rest_uri",
+    "normalize_db_uri",
+    "set_tracking_uri",
+]

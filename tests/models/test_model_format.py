@@ -142,11 +142,12 @@ def test_dst_path_gets_a_copy(tmp_path, logreg):
     assert (dst / "m" / "model.skops").is_file()
 
 
-def test_remote_uri_without_tracking_client_is_clear(tmp_path, monkeypatch):
-    # Simulate an installation without the tracking downloader.
-    monkeypatch.setitem(sys.modules, "slipway.tracking.artifacts_download", None)
-    with pytest.raises(InvalidParameterValue, match="scheme 'runs:'"):
-        slipway.pyfunc.load_model("runs:/abc/model")
+def test_model_layer_refuses_remote_uris_with_a_pointer():
+    # The model layer reads local folders; the tracking client resolves runs:/ and models:/.
+    from slipway.models.pyfunc import load_model as load_local
+
+    with pytest.raises(InvalidParameterValue, match=r"'runs:' URIs.*slipway.pyfunc.load_model"):
+        load_local("runs:/abc/model")
 
 
 def test_unknown_loader_module_is_refused(tmp_path):

@@ -116,5 +116,5 @@ def reset_fluent() -> None:
     for c in fluent._state.clients.values():
         c.close()
     fluent._state.clients.clear()
-    fluent._state.tracking_uri = None
+    slipway.config.set_tracking_uri(None)
     fluent._state.experiment_id = None

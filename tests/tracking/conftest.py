@@ -24,5 +24,5 @@ def fluent_uri(tracking_uri: str):
     for client in fluent._state.clients.values():
         client.close()
     fluent._state.clients.clear()
-    fluent._state.tracking_uri = None
+    slipway.config.set_tracking_uri(None)
     fluent._state.experiment_id = None

@@ -197,3 +197,27 @@ def test_more_params_and_tags_than_one_mlflow_batch_holds(fluent_uri: str) -> No
     stored = slipway.Client(fluent_uri).get_run(run.info.run_id)
     assert len(stored.data.params) == 250 and stored.data.params["p249"] == "249"
     assert sum(k.startswith("t") for k in stored.data.tags) == 150
+
+
+def test_client_follows_set_tracking_uri(tmp_path, fluent_uri) -> None:
+    """`slipway.Client()` writes and reads where the fluent API does, as MlflowClient does."""
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    slipway.set_tracking_uri(other)
+    slipway.set_experiment("follow-me")
+    with slipway.start_run() as run:
+        slipway.log_metric("m", 1.0)
+    client = slipway.Client()
+    try:
+        assert client.tracking_uri == other
+        exp = client.get_experiment_by_name("follow-me")
+        assert [r.info.run_id for r in client.search_runs([exp.experiment_id])] == [run.info.run_id]
+        client.create_registered_model("followed")
+    finally:
+        client.close()
+    # An explicit URI still wins, and the default store never saw any of it.
+    default = slipway.Client(slipway.config.default_tracking_uri())
+    try:
+        assert default.get_experiment_by_name("follow-me") is None
+        assert [m.name for m in default.search_registered_models()] == []
+    finally:
+        default.close()

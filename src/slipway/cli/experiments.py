@@ -80,3 +80,8 @@ def restore_experiment(
     """Restore a deleted experiment."""
     client_for(tracking_uri).restore_experiment(experiment_id)
     console.print(f"Restored experiment {experiment_id}")
+
+
+__all__ = [
+    "app",
+]

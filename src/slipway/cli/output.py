@@ -41,3 +41,13 @@ def format_duration(start_ms: int | None, end_ms: int | None) -> str:
         return ""
     seconds = (end_ms - start_ms) / 1000
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
+
+
+__all__ = [
+    "console",
+    "err_console",
+    "format_duration",
+    "format_time",
+    "print_json",
+    "print_table",
+]

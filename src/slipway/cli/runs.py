@@ -164,3 +164,8 @@ def restore_run(
     """Restore a deleted run."""
     client_for(tracking_uri).restore_run(run_id)
     console.print(f"Restored run {run_id}")
+
+
+__all__ = [
+    "app",
+]

@@ -25,3 +25,10 @@ def resolve_experiment_id(client: Client, name_or_id: str) -> str:
     if experiment is not None:
         return experiment.experiment_id
     return client.get_experiment(name_or_id).experiment_id
+
+
+__all__ = [
+    "TrackingUriOption",
+    "client_for",
+    "resolve_experiment_id",
+]

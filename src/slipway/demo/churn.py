@@ -28,3 +28,9 @@ def make_churn(n_rows: int = 5000, seed: int = 7) -> pd.DataFrame:
             "churned": churned.astype(int),
         }
     )
+
+
+__all__ = [
+    "FEATURES",
+    "make_churn",
+]

@@ -128,3 +128,8 @@ def run_demo() -> str:
         f"[bold].venv/bin/slipway models history {MODEL_NAME}[/]"
     )
     return champion.run_id
+
+
+__all__ = [
+    "run_demo",
+]

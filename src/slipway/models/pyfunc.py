@@ -24,7 +24,7 @@ from typing import Any
 from slipway.errors import InvalidParameterValue
 from slipway.models.code import add_code_to_sys_path
 from slipway.models.format import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
-from slipway.models.resolve import download_model_uri
+from slipway.models.resolve import local_model_path
 from slipway.models.signature import ModelSignature, enforce_input, enforce_params
 
 _FLAVORS = "slipway.models.flavors."
@@ -95,8 +95,9 @@ class PyFuncModel:
 
 
 def resolve_model_dir(model_uri: str, dst_path: str | None = None) -> Path:
-    """Local model directory for a URI (a path to the MLmodel file means its directory)."""
-    local = Path(download_model_uri(str(model_uri), dst_path))
+    """Local model directory for a local path or `file://` URI (a path to the MLmodel file
+    means its directory); copied into `dst_path` when given."""
+    local = Path(local_model_path(str(model_uri), dst_path))
     if local.is_file() and local.name == MLMODEL_FILE_NAME:
         local = local.parent
     return local
@@ -105,10 +106,10 @@ def resolve_model_dir(model_uri: str, dst_path: str | None = None) -> Path:
 def load_model(
     model_uri: str, allow_pickle: bool = False, dst_path: str | None = None
 ) -> PyFuncModel:
-    """Load a model (saved by slipway or MLflow) as a PyFuncModel.
+    """Load a model directory (saved by slipway or MLflow) as a PyFuncModel.
 
-    `model_uri` is a local path, a `file://` URI, or any URI the tracking client resolves
-    (`runs:/<run_id>/model`, `models:/<name>@<alias>`, `models:/<name>/<version>`).
+    `model_uri` is a local path or `file://` URI; `slipway.pyfunc.load_model` also takes
+    the URIs the tracking client resolves (`runs:/<run_id>/model`, `models:/<name>@<alias>`).
     `allow_pickle=True` is required to load pickle-based models; only pass it for models
     from a source you trust.
     """

@@ -1,9 +1,9 @@
-"""Turn a model URI into a local model directory.
+"""Local model paths: which URIs name a folder on this machine, and copying one.
 
-Local paths and `file://` URIs are used where they are. Every other scheme (`runs:/`,
-`models:/name@alias`, `models:/name/3`, `mlflow-artifacts:/`, `s3://`, ...) is the tracking
-layer's business: we hand it to `slipway.tracking.artifacts_download.download_uri`, which
-downloads the directory and returns its local path.
+The model layer reads and writes model directories on the local filesystem. `models:/…`,
+`runs:/…` and remote artifact URIs need the registry and tracking stores, which sit above
+this layer: `slipway.pyfunc.load_model` (and each `slipway.<flavor>.load_model`) resolves
+them through `slipway.Client.download_model` and hands the local folder down here.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
-
-_DOWNLOADER = "slipway.tracking.artifacts_download"
 
 
 def local_path_from_uri(model_uri: str) -> Path | None:
@@ -33,38 +31,34 @@ def local_path_from_uri(model_uri: str) -> Path | None:
     return None
 
 
-def download_model_uri(model_uri: str, dst_path: str | None = None) -> str:
-    """Return a local directory holding the model `model_uri` names.
+def copy_local_model(model_uri: str, local: Path, dst_path: str | Path | None) -> str:
+    """`local` itself, or a copy of it inside `dst_path` when one is given."""
+    if not local.exists():
+        raise ResourceDoesNotExist(f"No model at '{model_uri}': the path does not exist.")
+    if dst_path is None:
+        return str(local)
+    target = Path(dst_path) / local.name
+    if local.is_dir():
+        shutil.copytree(local, target, dirs_exist_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(local, target)
+    return str(target)
 
-    A local model is used in place, or copied into `dst_path` when one is given. Remote URIs
-    are downloaded by the tracking layer (into `dst_path`, or a temporary directory).
-    """
+
+def local_model_path(model_uri: str, dst_path: str | None = None) -> str:
+    """The local folder (or file) `model_uri` names; remote URIs are refused with a pointer
+    to the functions that resolve them."""
     local = local_path_from_uri(model_uri)
-    if local is not None:
-        if not local.exists():
-            raise ResourceDoesNotExist(f"No model at '{model_uri}': the path does not exist.")
-        if dst_path is None:
-            return str(local)
-        target = Path(dst_path) / local.name
-        if local.is_dir():
-            shutil.copytree(local, target, dirs_exist_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(local, target)
-        return str(target)
-
-    scheme = urlparse(str(model_uri)).scheme
-    try:
-        from slipway.tracking.artifacts_download import download_uri
-    except ImportError as exc:
-        if getattr(exc, "name", None) not in (_DOWNLOADER, "slipway.tracking"):
-            raise
+    if local is None:
+        scheme = urlparse(str(model_uri)).scheme
         raise InvalidParameterValue(
-            f"Cannot load '{model_uri}': URIs with scheme '{scheme}:' need the slipway "
-            "tracking client, which this installation does not have. Use a local path or a "
-            "file:// URI."
-        ) from exc
-    return str(download_uri(model_uri, dst_path))
+            f"Cannot load '{model_uri}' here: the model layer reads local folders, and "
+            f"'{scheme}:' URIs are resolved by the tracking client. Use "
+            "slipway.pyfunc.load_model (or slipway.<flavor>.load_model), or download the "
+            "model first with slipway.Client().download_model(uri)."
+        )
+    return copy_local_model(model_uri, local, dst_path)
 
 
-__all__ = ["download_model_uri", "local_path_from_uri"]
+__all__ = ["copy_local_model", "local_model_path", "local_path_from_uri"]

@@ -1,11 +1,8 @@
 """The model registry: versions, aliases and stages, quality gates, model cards, audit trail.
 
-`slipway.Client` carries the registry methods (`RegistryClientMixin`); `register_model`
-and `log_model_artifacts` are the fluent entry points.
+Users reach it through `slipway.Client` (which extends `RegistryClient`) and
+`slipway.register_model`. Modules: `client.py` (RegistryClient), `uri.py` (model URIs →
+artifact URIs), `gates.py` (promotion conditions), `cards.py` (model cards), `lineage.py`.
 """
 
-from slipway.registry.client import RegistryClientMixin
-from slipway.registry.fluent import register_model
-from slipway.registry.logging import log_model_artifacts
-
-__all__ = ["RegistryClientMixin", "log_model_artifacts", "register_model"]
+__all__: list[str] = []

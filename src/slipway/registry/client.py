@@ -1,30 +1,35 @@
-"""The registry half of `slipway.Client`: models, versions, aliases, gates, cards, audit.
+"""`RegistryClient`: models, versions, aliases, gates, cards, audit, model URIs.
 
-`RegistryClientMixin` is mixed into `Client`; method names follow `MlflowClient`. It uses
-the client's `tracking_uri` and tracking store `_store`, and a `RegistryStore` in
-`_registry` (opened on first use from the same URI when `Client.__init__` did not set one).
+The registry half of `slipway.Client` (which extends it with runs and logging); method
+names follow `MlflowClient`. It holds the tracking store (runs are needed to resolve
+`runs:/` URIs, register a run's model and read lineage) and opens the registry store of the
+same URI on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from slipway import config
 from slipway.artifacts import get_artifact_repository
 from slipway.entities import (
     AuditEvent,
     LoggedModel,
+    ModelUri,
     ModelVersion,
     PagedList,
     PromotionResult,
     RegisteredModel,
     string_dict,
 )
-from slipway.errors import GateFailed, InvalidParameterValue
+from slipway.errors import GateFailed, InvalidParameterValue, ResourceAlreadyExists
+from slipway.models.resolve import copy_local_model, local_path_from_uri
 from slipway.registry.lineage import Lineage, version_lineage
-from slipway.registry.uri import resolve_artifact_uri
-from slipway.store.factory import open_registry_store
+from slipway.registry.uri import download_artifact_uri, resolve_artifact_uri, resolve_runs_uri
+from slipway.store.factory import open_registry_store, open_tracking_store
 from slipway.store.interface import (
     SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
@@ -34,24 +39,40 @@ from slipway.store.interface import (
 )
 
 
-def registry_store_for(client: Any) -> RegistryStore:
-    """The client's registry store, opened next to its tracking store on first use."""
-    store = client.__dict__.get("_registry")
-    if store is None:
-        store = open_registry_store(client.tracking_uri, tracking_store=client._store)
-        client._registry = store
-    return store
+class RegistryClient:
+    """The model registry over one tracking URI, addressed by model name and version.
 
+    `tracking_uri` defaults to the URI chosen with `slipway.set_tracking_uri`, else
+    `$SLIPWAY_TRACKING_URI`, else the embedded SQLite store.
+    """
 
-class RegistryClientMixin:
-    """Registry methods for `Client` (needs `tracking_uri`, `_store`, optional `_registry`)."""
-
-    tracking_uri: str
-    _store: TrackingStore
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        *,
+        store: TrackingStore | None = None,
+        registry_store: RegistryStore | None = None,
+    ) -> None:
+        self.tracking_uri = str(tracking_uri or config.get_tracking_uri())
+        self._store = store or open_tracking_store(self.tracking_uri)
+        if registry_store is not None:
+            self.__dict__["registry_store"] = registry_store
 
     @property
+    def store(self) -> TrackingStore:
+        """The tracking store (runs, experiments) this client reads and writes."""
+        return self._store
+
+    @cached_property
     def registry_store(self) -> RegistryStore:
-        return registry_store_for(self)
+        """The registry store, opened beside the tracking store on first use."""
+        return open_registry_store(self.tracking_uri, tracking_store=self._store)
+
+    def close(self) -> None:
+        registry = self.__dict__.get("registry_store")
+        if registry is not None:
+            registry.close()
+        self._store.close()
 
     # --- registered models -------------------------------------------------------------
     def create_registered_model(
@@ -89,6 +110,33 @@ class RegistryClientMixin:
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
         self.registry_store.delete_registered_model_tag(name, key)
+
+    def register_model(
+        self, model_uri: str, name: str, tags: dict[str, Any] | None = None
+    ) -> ModelVersion:
+        """Create the registered model `name` if needed and a new version from `model_uri`.
+
+        `model_uri` is `models:/<model_id>` (what `log_model` returns), `runs:/<run_id>/<path>`
+        or any artifact URI. The version links to the model's run, so its lineage and metrics
+        snapshot are recorded.
+        """
+        try:
+            self.registry_store.create_registered_model(name)
+        except ResourceAlreadyExists:
+            pass
+        source, run_id, model_id = model_uri, None, None
+        if model_uri.startswith("runs:/"):
+            location, model_id = resolve_runs_uri(
+                model_uri, self.registry_store, self._store, self.tracking_uri
+            )
+            run_id = model_uri[len("runs:/") :].strip("/").partition("/")[0]
+            # A logged model is registered by its id; run artifacts by where they are.
+            source = f"models:/{model_id}" if model_id else location
+        elif model_uri.startswith("models:/"):
+            model_id = ModelUri.parse(model_uri).model_id
+        return self.registry_store.create_model_version(
+            name, source, run_id=run_id, tags=string_dict(tags), model_id=model_id
+        )
 
     def get_latest_versions(
         self, name: str, stages: Sequence[str] | None = None
@@ -218,14 +266,25 @@ class RegistryClientMixin:
             reason=reason,
         )
         if not result.passed and not dry_run:
-            err = GateFailed(failure_message(result), result=result)
-            err.result = result  # type: ignore[attr-defined]
-            raise err
+            raise GateFailed(failure_message(result), result=result)
         return result
 
     def get_model_history(self, name: str) -> list[AuditEvent]:
         """Every recorded change of the model, oldest first (read-only by design)."""
         return self.registry_store.get_audit_events(name)
+
+    def record_model_event(
+        self,
+        name: str,
+        action: str,
+        version: int | str | None = None,
+        reason: str | None = None,
+    ) -> AuditEvent:
+        """Append an event that is not a registry change (e.g. a server that could not load a
+        version) to the model's audit trail, so its history tells the whole story."""
+        return self.registry_store.append_audit_event(
+            name, action, version=None if version is None else _version(version), reason=reason
+        )
 
     def get_model_version_lineage(self, name: str, version: int | str) -> Lineage:
         """The run, params, metrics, dataset inputs and git commit behind a version."""
@@ -255,9 +314,15 @@ class RegistryClientMixin:
         return resolve_artifact_uri(model_uri, self.registry_store, self._store, self.tracking_uri)
 
     def download_model(self, model_uri: str, dst_path: str | Path | None = None) -> str:
-        """Download a model's folder (from any model URI); returns the local path."""
-        from slipway.tracking.artifacts_download import download_artifact_uri
+        """A local folder holding the model `model_uri` names; returns its path.
 
+        A local path or `file://` URI is used in place (copied into `dst_path` if given);
+        `models:/…`, `runs:/…` and artifact URIs (`s3://…`, `mlflow-artifacts:/…`) are
+        downloaded into `dst_path` (a new temporary folder when None).
+        """
+        local = local_path_from_uri(model_uri)
+        if local is not None:
+            return copy_local_model(model_uri, local, dst_path)
         uri = self.resolve_model_uri(model_uri)
         return download_artifact_uri(uri, self.tracking_uri, dst_path, model_uri)
 
@@ -322,4 +387,4 @@ def _version(version: int | str) -> int:
         ) from None
 
 
-__all__ = ["RegistryClientMixin", "registry_store_for"]
+__all__ = ["RegistryClient"]

@@ -4,10 +4,13 @@
 stage), `models:/name/latest` (newest version), `models:/m-<id>` (an MLflow 3 logged
 model) and `runs:/<run_id>/<path>` (a run's artifact, or the logged model of that run named
 `<path>`, which is where MLflow 3 keeps models logged in a run). Anything else is already an
-artifact URI and is returned as is.
+artifact URI and is returned as is. `download_artifact_uri` fetches what one names.
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 from slipway.artifacts import get_artifact_repository
 from slipway.entities import ModelUri, ModelVersion
@@ -87,7 +90,33 @@ def resolve_artifact_uri(
     return model_uri
 
 
+def download_artifact_uri(
+    artifact_uri: str,
+    tracking_uri: str | None,
+    dst_path: str | Path | None = None,
+    named_as: str | None = None,
+) -> str:
+    """Copy the folder (or file) at `artifact_uri` into `dst_path`; returns the local path.
+
+    `dst_path` None means a new temporary folder. Nothing there raises ResourceDoesNotExist
+    naming the URI the user gave (`named_as`) and where it pointed.
+    """
+    dst = Path(dst_path) if dst_path else Path(tempfile.mkdtemp(prefix="slipway-model-"))
+    dst.mkdir(parents=True, exist_ok=True)
+    repo = get_artifact_repository(artifact_uri, tracking_uri)
+    if repo.is_dir(""):
+        local = Path(repo.download("", dst))
+    else:
+        parent, _, leaf = artifact_uri.rstrip("/").rpartition("/")
+        local = Path(get_artifact_repository(parent, tracking_uri).download(leaf, dst))
+    if local.is_dir() and not any(local.iterdir()):
+        shown = f"{named_as} ({artifact_uri})" if named_as else artifact_uri
+        raise ResourceDoesNotExist(f"No files found at {shown}.")
+    return str(local)
+
+
 __all__ = [
+    "download_artifact_uri",
     "quote_filter_value",
     "resolve_artifact_uri",
     "resolve_model_version",

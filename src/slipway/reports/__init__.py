@@ -1,1 +1,3 @@
 """Pieces shared by the self-contained HTML reports (model cards now; monitoring later)."""
+
+__all__: list[str] = []

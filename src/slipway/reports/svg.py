@@ -73,3 +73,8 @@ def line_chart(
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
+
+
+__all__ = [
+    "line_chart",
+]

@@ -1,1 +1,3 @@
 """`slipway server`: the MLflow REST protocol, the artifact proxy and our own API."""
+
+__all__: list[str] = []

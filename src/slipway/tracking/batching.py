@@ -98,3 +98,9 @@ class MetricBatcher:
                     log.warning("could not store %d metric point(s): %s", len(points), exc)
                     with self._lock:
                         self._errors.append((len(points), exc))
+
+
+__all__ = [
+    "MetricBatcher",
+    "Point",
+]

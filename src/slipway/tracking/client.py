@@ -1,7 +1,8 @@
-"""`Client`: the explicit, stateless API over one tracking store.
+"""`Client`: the explicit, stateless API over one tracking store and its registry.
 
 The fluent functions in `slipway` are built on it. It holds a store (SQL in-process or
-REST, chosen by the tracking URI) and resolves run artifacts through the artifact layer.
+REST, chosen by the tracking URI), resolves run artifacts through the artifact layer, and
+extends `RegistryClient` with runs, so one object does both, as `MlflowClient` does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from slipway.entities import (
     DatasetInput,
     Experiment,
     FileInfo,
+    LoggedModelStatus,
     Metric,
     PagedList,
     Param,
@@ -35,36 +37,23 @@ from slipway.entities import (
     string_dict,
 )
 from slipway.errors import InvalidParameterValue
-from slipway.registry.client import RegistryClientMixin
-from slipway.store.factory import open_tracking_store
+from slipway.models.format import Model, ModelInfo
+from slipway.registry.client import RegistryClient
 from slipway.store.interface import (
     MAX_METRICS_PER_BATCH,
     MAX_PARAMS_TAGS_PER_BATCH,
     SEARCH_MAX_RESULTS_DEFAULT,
-    TrackingStore,
 )
 
 
-class Client(RegistryClientMixin):
+class Client(RegistryClient):
     """Experiments, runs, metrics and artifacts, and the model registry, addressed by id.
 
+    `Client()` uses the tracking URI chosen with `slipway.set_tracking_uri` (else
+    `$SLIPWAY_TRACKING_URI`, else the embedded SQLite store); `Client(uri)` an explicit one.
     The registry methods (`create_registered_model`, `set_registered_model_alias`,
-    `promote`, …) come from `RegistryClientMixin`; they use the same tracking URI.
+    `promote`, …) come from `RegistryClient` and use the same URI.
     """
-
-    def __init__(self, tracking_uri: str | None = None, *, store: TrackingStore | None = None):
-        self.tracking_uri = tracking_uri or config.default_tracking_uri()
-        self._store = store or open_tracking_store(self.tracking_uri)
-
-    @property
-    def store(self) -> TrackingStore:
-        return self._store
-
-    def close(self) -> None:
-        registry = self.__dict__.get("_registry")
-        if registry is not None:
-            registry.close()
-        self._store.close()
 
     # --- experiments ---------------------------------------------------------------
     def create_experiment(
@@ -195,6 +184,10 @@ class Client(RegistryClientMixin):
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self._store.log_batch(run_id, tags=[Tag(key, str(value))])
 
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        """Set several tags of a run in one write."""
+        self.log_batch(run_id, tags=[Tag(k, v) for k, v in (string_dict(tags) or {}).items()])
+
     def delete_tag(self, run_id: str, key: str) -> None:
         self._store.delete_tag(run_id, key)
 
@@ -285,6 +278,48 @@ class Client(RegistryClientMixin):
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self.artifact_repository(run_id).list(safe_artifact_path(path))
 
+    def log_model_dir(
+        self,
+        run_id: str,
+        local_dir: str | Path,
+        name: str,
+        model: Model,
+        registered_model_name: str | None = None,
+    ) -> ModelInfo:
+        """Log a saved model folder as an MLflow 3 logged model of run `run_id`.
+
+        Puts the files where MLflow 3 does (`<experiment location>/models/<model_id>/
+        artifacts`), rewriting the MLmodel file with the run id and model id first, records
+        the model as an output of the run and registers it as a new version of
+        `registered_model_name` when given. The model is reachable as `models:/<model_id>`
+        and as `runs:/<run_id>/<name>`.
+        """
+        run = self.get_run(run_id)
+        logged = self.registry_store.create_logged_model(
+            run.info.experiment_id,
+            name=name,
+            source_run_id=run_id,
+            params=dict(run.data.params),
+            model_type=None,
+        )
+        try:
+            model.run_id = run_id
+            model.artifact_path = name
+            model.model_id = logged.model_id
+            model.save(local_dir)
+            get_artifact_repository(logged.artifact_location, self.tracking_uri).log_dir(local_dir)
+            self._store.log_outputs(run_id, [{"model_id": logged.model_id, "step": 0}])
+        except BaseException:
+            self.registry_store.finalize_logged_model(
+                logged.model_id, LoggedModelStatus.FAILED.value
+            )
+            raise
+        self.registry_store.finalize_logged_model(logged.model_id, LoggedModelStatus.READY.value)
+        version = None
+        if registered_model_name:
+            version = self.register_model(logged.model_uri, registered_model_name).version
+        return model.get_model_info(model_uri=logged.model_uri, registered_model_version=version)
+
     def download_artifacts(
         self, run_id: str, path: str = "", dst_path: str | Path | None = None
     ) -> str:
@@ -312,3 +347,10 @@ def metric_value(key: str, value: Any) -> float:
 
 def _param_str(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+__all__ = [
+    "Client",
+    "make_metric",
+    "metric_value",
+]

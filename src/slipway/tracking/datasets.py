@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from slipway.entities import Dataset, DatasetInput
+from slipway.entities import Dataset, DatasetInput, string_dict
 from slipway.errors import InvalidParameterValue
 
 CONTEXT_TAG = "mlflow.data.context"
@@ -25,7 +25,7 @@ def dataset_input(
 ) -> DatasetInput:
     """Wrap a `Dataset`, pandas DataFrame/Series or NumPy array as a run input."""
     dataset = data if isinstance(data, Dataset) else dataset_from(data, name=name)
-    input_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    input_tags = string_dict(tags) or {}
     if context:
         input_tags[CONTEXT_TAG] = context
     return DatasetInput(dataset=dataset, tags=input_tags)
@@ -68,3 +68,10 @@ def dataset_from(data: Any, name: str | None = None, source: str = "") -> Datase
         schema=json.dumps(schema),
         profile=json.dumps(profile),
     )
+
+
+__all__ = [
+    "CONTEXT_TAG",
+    "dataset_from",
+    "dataset_input",
+]

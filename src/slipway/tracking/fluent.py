@@ -1,7 +1,9 @@
 """The fluent API a data scientist types: `slipway.start_run()`, `slipway.log_metric()`, …
 
-State (tracking URI, active experiment, the stack of active runs, one `Client` and one
-`MetricBatcher` per tracking URI) lives in one `_FluentState` object. Metrics go through
+Every fluent function is a thin wrapper over a `Client` method, here in one module. State
+(active experiment, the stack of active runs, one `Client` and one `MetricBatcher` per
+tracking URI) lives in one `_FluentState` object; the chosen tracking URI lives in
+`slipway.config`, so that `slipway.Client()` follows `set_tracking_uri` too. Metrics go through
 the batcher; everything else is written synchronously. Leaving a `with start_run()` block,
 `end_run()`, `flush()` and interpreter exit flush the batcher and surface any failure.
 """
@@ -13,8 +15,9 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,12 @@ from slipway.entities import (
     DatasetInput,
     Experiment,
     LifecycleStage,
+    ModelVersion,
     Param,
     Run,
     RunStatus,
-    Tag,
     now_ms,
+    string_dict,
 )
 from slipway.errors import (
     FlushError,
@@ -37,6 +41,7 @@ from slipway.errors import (
     ResourceDoesNotExist,
     SlipwayError,
 )
+from slipway.models.format import Model, ModelInfo
 from slipway.tracking.batching import MetricBatcher
 from slipway.tracking.client import Client, metric_value
 from slipway.tracking.datasets import dataset_input
@@ -76,7 +81,6 @@ class ActiveRun(Run):
 class _FluentState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.tracking_uri: str | None = None
         self.experiment_id: str | None = None
         self.runs: list[ActiveRun] = []
         self.last_run_id: str | None = None
@@ -93,12 +97,14 @@ def set_tracking_uri(uri: str | Path) -> None:
     """Send everything that follows to `uri` (a path, sqlite:///, postgresql://, http://)."""
     with _state.lock:
         flush()
-        _state.tracking_uri = str(uri)
+        config.set_tracking_uri(str(uri))
         _state.experiment_id = None
 
 
 def get_tracking_uri() -> str:
-    return _state.tracking_uri or config.default_tracking_uri()
+    """Where runs go: the URI set with `set_tracking_uri`, else `$SLIPWAY_TRACKING_URI`,
+    else the embedded SQLite store."""
+    return config.get_tracking_uri()
 
 
 def _client() -> Client:
@@ -188,10 +194,10 @@ def start_run(
                 raise InvalidState(f"Run {run_id} is deleted; restore it before resuming it.")
             client.update_run(run_id, status=RunStatus.RUNNING.value, name=run_name)
             if tags:
-                client.store.log_batch(run_id, tags=[Tag(k, str(v)) for k, v in tags.items()])
+                client.set_tags(run_id, tags)
             run = client.get_run(run_id)
         else:
-            all_tags = {**_default_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
+            all_tags = {**_default_tags(), **(string_dict(tags) or {})}
             if parent:
                 all_tags["mlflow.parentRunId"] = parent
             if description is not None:
@@ -307,7 +313,9 @@ def log_param(key: str, value: Any) -> Any:
 
 def log_params(params: dict[str, Any]) -> None:
     """Log several params at once (immutable, like `log_param`)."""
-    _client().log_batch(_run_id(), params=[Param(str(k), _to_str(v)) for k, v in params.items()])
+    _client().log_batch(
+        _run_id(), params=[Param(k, v) for k, v in (string_dict(params) or {}).items()]
+    )
 
 
 def set_tag(key: str, value: Any) -> None:
@@ -315,7 +323,7 @@ def set_tag(key: str, value: Any) -> None:
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    _client().log_batch(_run_id(), tags=[Tag(str(k), _to_str(v)) for k, v in tags.items()])
+    _client().set_tags(_run_id(), tags)
 
 
 def delete_tag(key: str) -> None:
@@ -370,11 +378,40 @@ def search_runs(
     )
 
 
+# --- models ----------------------------------------------------------------------------
+def log_model(
+    save_model: Callable[..., Model],
+    model_object: Any,
+    name: str = "model",
+    registered_model_name: str | None = None,
+    **save_kwargs: Any,
+) -> ModelInfo:
+    """Save `model_object` with a flavor's `save_model(obj, path, **kw)` and log it to the
+    active run (starting one if none is active); register it when a name is given."""
+    if not name or name.startswith("/") or ".." in Path(name).parts:
+        raise InvalidParameterValue(
+            f"Invalid model name {name!r}: use a relative path such as 'model'."
+        )
+    run_id = _run_id()
+    flush()  # queued metrics belong in the registered version's snapshot
+    with tempfile.TemporaryDirectory(prefix="slipway-model-") as tmp:
+        local_dir = Path(tmp) / "model"
+        model = save_model(model_object, str(local_dir), **save_kwargs)
+        return _client().log_model_dir(run_id, local_dir, name, model, registered_model_name)
+
+
+def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None) -> ModelVersion:
+    """Register `model_uri` as a new version of `name` (see `Client.register_model`)."""
+    flush()  # queued metrics belong in the version's snapshot
+    return _client().register_model(model_uri, name, tags)
+
+
+def download_model(model_uri: str, dst_path: str | None = None) -> str:
+    """A local folder holding the model `model_uri` names (see `Client.download_model`)."""
+    return _client().download_model(model_uri, dst_path)
+
+
 # --- helpers ---------------------------------------------------------------------------
-def _to_str(value: Any) -> str:
-    return value if isinstance(value, str) else str(value)
-
-
 def _validate_key(key: Any) -> None:
     if not isinstance(key, str) or not key:
         raise InvalidParameterValue(f"Metric key must be a non-empty string, got {key!r}.")
@@ -423,12 +460,32 @@ def _at_exit() -> None:
         print(f"slipway: {exc}", file=sys.stderr)
 
 
-def log_model_artifacts(local_dir: str, name: str, registered_model_name: str | None, model: Any):
-    """Upload a saved model folder as a logged model of the active run (flavors call this).
-
-    The work lives in `slipway.registry.logging`; it is imported here on first use so that
-    tracking does not load the registry until a model is logged.
-    """
-    from slipway.registry.logging import log_model_artifacts as upload
-
-    return upload(local_dir, name, registered_model_name, model)
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "delete_tag",
+    "download_model",
+    "end_run",
+    "flush",
+    "get_run",
+    "get_tracking_uri",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_param",
+    "log_params",
+    "log_text",
+    "register_model",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -4,3 +4,5 @@ Every flavor module offers `save_model`, `log_model`, `load_model` (the native o
 `load_pyfunc(model_dir, model, allow_pickle)` (the generic predictor `slipway.pyfunc` uses).
 None imports its ML library until a function needs it.
 """
+
+__all__: list[str] = []

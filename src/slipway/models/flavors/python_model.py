@@ -41,16 +41,15 @@ import inspect
 import lzma
 import shutil
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from slipway.errors import InvalidParameterValue
 from slipway.models.code import copy_code_paths
-from slipway.models.format import Model, ModelInfo, resolve_inside
-from slipway.models.logging import log_model as _log_model
+from slipway.models.format import Model, resolve_inside
 from slipway.models.optional import import_optional
-from slipway.models.resolve import download_model_uri, local_path_from_uri
+from slipway.models.resolve import local_path_from_uri
 from slipway.models.saving import finish_model_dir, new_model_dir
 from slipway.models.unsafe import mlflow_allows_pickle, refuse_pickle
 
@@ -170,14 +169,22 @@ def import_class(reference: str) -> type:
     return obj
 
 
-def _copy_artifacts(artifacts: dict[str, str], model_dir: Path) -> dict[str, dict[str, str]]:
+def _copy_artifacts(
+    artifacts: dict[str, str], model_dir: Path, download: Callable[[str], str] | None
+) -> dict[str, dict[str, str]]:
     recorded = {}
     for name, uri in artifacts.items():
         if not name or "/" in name or "\\" in name or name in (".", ".."):
             raise InvalidParameterValue(f"Artifact name {name!r} must be a plain file name")
         source = local_path_from_uri(str(uri))
         if source is None:
-            source = Path(download_model_uri(str(uri)))
+            if download is None:
+                raise InvalidParameterValue(
+                    f"Artifact {name!r}: '{uri}' is not a local path; save with "
+                    "slipway.pyfunc.save_model, which downloads runs:/, models:/ and remote "
+                    "artifact URIs, or download it first."
+                )
+            source = Path(download(str(uri)))
         if not source.exists():
             raise InvalidParameterValue(f"Artifact {name!r}: '{uri}' does not exist")
         if source.is_dir():
@@ -214,10 +221,13 @@ def save_model(
     pip_requirements: Iterable[str] | None = None,
     extra_pip_requirements: Iterable[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    download: Callable[[str], str] | None = None,
 ) -> Model:
     """Save a custom model: a PythonModel class / 'module:Class' path, or an instance.
 
     See the module docstring for what each choice means when the model is loaded.
+    `download` fetches `artifacts` given as remote URIs to a local path (the tracking
+    layer passes its model downloader; local paths need none).
     """
     reference = _class_reference(python_model)
     if reference is None and not callable(getattr(python_model, "predict", None)):
@@ -241,7 +251,7 @@ def save_model(
             packages.append("cloudpickle")
             instance = python_model
         if artifacts:
-            conf["artifacts"] = _copy_artifacts(artifacts, model_dir)
+            conf["artifacts"] = _copy_artifacts(artifacts, model_dir, download)
         if model_config:
             conf[CONFIG_KEY] = dict(model_config)
         predictor = None
@@ -355,36 +365,10 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> Pytho
     )
 
 
-def log_model(
-    python_model: Any,
-    name: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Any = None,
-    registered_model_name: str | None = None,
-    **kwargs: Any,
-) -> ModelInfo:
-    """Save the custom model and log it to the active run (see `save_model` for options)."""
-
-    def save(obj: Any, path: str, **kw: Any) -> Model:
-        return save_model(path, obj, **kw)
-
-    return _log_model(
-        save,
-        python_model,
-        name,
-        registered_model_name,
-        input_example=input_example,
-        signature=signature,
-        **kwargs,
-    )
-
-
 __all__ = [
     "PythonModel",
     "PythonModelContext",
     "PythonModelPredictor",
     "load_pyfunc",
-    "log_model",
     "save_model",
 ]

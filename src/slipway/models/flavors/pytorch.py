@@ -36,8 +36,7 @@ import numpy as np
 from slipway.errors import InvalidParameterValue
 from slipway.models.code import add_code_to_sys_path, copy_code_paths
 from slipway.models.flavors.python_model import import_class
-from slipway.models.format import Model, ModelInfo, resolve_inside
-from slipway.models.logging import log_model as _log_model
+from slipway.models.format import Model, resolve_inside
 from slipway.models.optional import import_optional
 from slipway.models.pyfunc import resolve_model_dir
 from slipway.models.saving import finish_model_dir, new_model_dir
@@ -222,32 +221,10 @@ def _load_pyfunc(path: str) -> PyTorchPredictor:
     return load_pyfunc(model_dir, Model.load(model_dir), allow_pickle=mlflow_allows_pickle())
 
 
-def log_model(
-    pytorch_model: Any,
-    name: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Any = None,
-    registered_model_name: str | None = None,
-    **kwargs: Any,
-) -> ModelInfo:
-    """Save the PyTorch module and log it to the active run (see `save_model` for options)."""
-    return _log_model(
-        save_model,
-        pytorch_model,
-        name,
-        registered_model_name,
-        input_example=input_example,
-        signature=signature,
-        **kwargs,
-    )
-
-
 __all__ = [
     "FLAVOR_NAME",
     "PyTorchPredictor",
     "load_model",
     "load_pyfunc",
-    "log_model",
     "save_model",
 ]

@@ -20,8 +20,7 @@ from typing import Any
 
 from slipway.errors import InvalidParameterValue
 from slipway.models.code import add_code_to_sys_path, copy_code_paths
-from slipway.models.format import Model, ModelInfo, resolve_inside
-from slipway.models.logging import log_model as _log_model
+from slipway.models.format import Model, resolve_inside
 from slipway.models.optional import import_optional
 from slipway.models.pyfunc import resolve_model_dir
 from slipway.models.saving import finish_model_dir, new_model_dir
@@ -152,32 +151,10 @@ def load_pyfunc(model_dir: Path, model: Model, allow_pickle: bool = False) -> XG
     return XGBoostPredictor(load_native(Path(model_dir), conf))
 
 
-def log_model(
-    xgb_model: Any,
-    name: str = "model",
-    *,
-    input_example: Any = None,
-    signature: Any = None,
-    registered_model_name: str | None = None,
-    **kwargs: Any,
-) -> ModelInfo:
-    """Save the XGBoost model and log it to the active run (see `save_model` for options)."""
-    return _log_model(
-        save_model,
-        xgb_model,
-        name,
-        registered_model_name,
-        input_example=input_example,
-        signature=signature,
-        **kwargs,
-    )
-
-
 __all__ = [
     "FLAVOR_NAME",
     "XGBoostPredictor",
     "load_model",
     "load_pyfunc",
-    "log_model",
     "save_model",
 ]
