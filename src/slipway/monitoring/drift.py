@@ -243,16 +243,15 @@ def sturges_edges(lo: float, hi: float, n: int, integer: bool = False) -> np.nda
     the very edges the raw data would. `integer` is NumPy's integer-dtype rule (bins at
     least 1 wide).
     """
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
+    if lo == hi:  # NumPy: the width comes from the data's (zero) range: one bin
+        return np.linspace(lo - 0.5, hi + 0.5, 2, endpoint=True)
     if integer:
         lo_i, hi_i = int(lo), int(hi)
-        width = (hi_i - lo_i) / (np.log2(n) + 1.0)
-        width = max(width, 1)
-        count = int(np.ceil((hi_i - lo_i) / width)) if width else 1
+        width = max((hi_i - lo_i) / (np.log2(n) + 1.0), 1)
+        count = int(np.ceil((hi_i - lo_i) / width))
         return np.linspace(lo_i, hi_i, count + 1, endpoint=True, dtype=np.float64)
     width = (hi - lo) / (np.log2(n) + 1.0)
-    count = int(np.ceil((hi - lo) / width)) if width else 1
+    count = int(np.ceil((hi - lo) / width))
     return np.linspace(lo, hi, count + 1, endpoint=True)
 
 

@@ -3,7 +3,8 @@
 Verdict first, then the findings, the columns sorted by drift score with their test,
 statistic, p-value or distance, threshold and verdict, one reference-vs-current chart per
 column (aggregated bins or top categories, so the file's size does not grow with the
-data), the per-column quality numbers and the expectations.
+data), the per-column quality numbers and the expectations. It reads a `DriftResult`
+(duck-typed: `result.py` imports this module to render itself).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import math
 from typing import Any
 
 from slipway.monitoring.drift import STAT_TESTS
-from slipway.monitoring.result import ColumnDrift, DriftResult
 from slipway.reports.svg import bar_chart, histogram_chart
 
 _CSS = """
@@ -35,7 +35,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 """
 
 
-def render_report(result: DriftResult) -> str:
+def render_report(result: Any) -> str:
     """The HTML text of a drift report."""
     esc = html.escape
     tested = result.tested_columns
@@ -88,11 +88,11 @@ def render_report(result: DriftResult) -> str:
     return "\n".join(parts)
 
 
-def _ordered(result: DriftResult) -> list[ColumnDrift]:
+def _ordered(result: Any) -> list[Any]:
     return sorted(result.columns.values(), key=lambda c: (-c.drifted, -c.score, c.name))
 
 
-def _findings(result: DriftResult) -> list[str]:
+def _findings(result: Any) -> list[str]:
     findings = result.quality.findings
     if not findings:
         return ["<h2>Findings</h2><p class='meta'>No data-quality findings.</p>"]
@@ -107,7 +107,7 @@ def _findings(result: DriftResult) -> list[str]:
     ]
 
 
-def _columns_table(result: DriftResult) -> list[str]:
+def _columns_table(result: Any) -> list[str]:
     rows = []
     for c in _ordered(result):
         title = STAT_TESTS[c.test].title if c.test in STAT_TESTS else ""
@@ -133,7 +133,7 @@ def _columns_table(result: DriftResult) -> list[str]:
     ]
 
 
-def _charts(result: DriftResult) -> list[str]:
+def _charts(result: Any) -> list[str]:
     cards = []
     for c in _ordered(result):
         d = c.distribution
@@ -159,7 +159,7 @@ def _charts(result: DriftResult) -> list[str]:
     return ["<h2>Distributions, reference vs current</h2><div class='grid'>", *cards, "</div>"]
 
 
-def _quality_table(result: DriftResult) -> list[str]:
+def _quality_table(result: Any) -> list[str]:
     q = result.quality
     rows = []
     for name, c in q.columns.items():
@@ -193,7 +193,7 @@ def _quality_table(result: DriftResult) -> list[str]:
     ]
 
 
-def _expectations(result: DriftResult) -> list[str]:
+def _expectations(result: Any) -> list[str]:
     e = result.expectations
     if e is None:
         return []
