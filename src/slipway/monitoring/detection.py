@@ -11,8 +11,10 @@ and the column says so.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,7 @@ from slipway.monitoring.quality import RowHasher, column_quality
 from slipway.monitoring.reading import TableSource, open_table
 from slipway.monitoring.result import (
     ColumnDrift,
+    ColumnQuality,
     Distribution,
     DriftResult,
     Finding,
@@ -55,6 +58,7 @@ GROUP_BYTES = 128 << 20
 MAX_GROUP = 32
 PLOT_BINS = 30
 PLOT_CATEGORIES = 12
+WORKERS = min(2, os.cpu_count() or 1)
 
 Progress = Callable[[int, int], None]  # (columns done, columns in all)
 
@@ -129,23 +133,39 @@ def detect_drift(
     both = [n for n in names if n in ref_names and n in cur_names]
     group = max(1, min(MAX_GROUP, GROUP_BYTES // max(8 * max(ref_rows, cur_rows, 1), 1)))
     done = 0
-    for start in range(0, len(both), group):
-        chunk = both[start : start + group]
-        cur_table = _take(cur.read(chunk), cur_rows_taken)
-        ref_table = None
-        if isinstance(ref, TableSource):
-            ref_table = _take(ref.read(chunk), ref_rows_taken)
-        for name in chunk:
-            cur_col = cur_table.column(name)
-            ref_col = ref_table.column(name) if ref_table is not None else None
-            cur_hasher.add(cur_col)
-            if ref_hasher is not None and ref_col is not None:
-                ref_hasher.add(ref_col)
-            results[name] = _column(name, ref, ref_col, cur_col, cur, options, quality, findings)
-            done += 1
-            if progress is not None:
-                progress(done, len(both))
-        del cur_table, ref_table
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for start in range(0, len(both), group):
+            chunk = both[start : start + group]
+            cur_table = _take(cur.read(chunk), cur_rows_taken)
+            ref_table = None
+            if isinstance(ref, TableSource):
+                ref_table = _take(ref.read(chunk), ref_rows_taken)
+            # NumPy sorts and SciPy release the GIL: two columns at a time use both cores
+            jobs = [
+                pool.submit(
+                    _column,
+                    name,
+                    ref,
+                    ref_table.column(name) if ref_table is not None else None,
+                    cur_table.column(name),
+                    cur,
+                    options,
+                )
+                for name in chunk
+            ]
+            for name in chunk:  # meanwhile, row hashes (they combine in column order)
+                cur_hasher.add(cur_table.column(name))
+                if ref_hasher is not None and ref_table is not None:
+                    ref_hasher.add(ref_table.column(name))
+            for name, job in zip(chunk, jobs, strict=True):
+                results[name], column_quality_, column_findings = job.result()
+                if column_quality_ is not None:
+                    quality.columns[name] = column_quality_
+                findings.extend(column_findings)
+                done += 1
+                if progress is not None:
+                    progress(done, len(both))
+            del cur_table, ref_table
     # Columns on one side only still count for duplicate rows of that side.
     for name in cur_names:
         if name not in both and cur_rows:
@@ -220,7 +240,22 @@ def _column(
     cur_col: pa.ChunkedArray,
     cur: TableSource,
     options: _Options,
-    quality: QualityReport,
+) -> tuple[ColumnDrift, ColumnQuality | None, list[Finding]]:
+    """One column's verdict, quality numbers and findings."""
+    findings: list[Finding] = []
+    quality: dict[str, ColumnQuality] = {}
+    column = _test_column(name, ref, ref_col, cur_col, cur, options, quality, findings)
+    return column, quality.get(name), findings
+
+
+def _test_column(
+    name: str,
+    ref: Profile | TableSource,
+    ref_col: pa.ChunkedArray | None,
+    cur_col: pa.ChunkedArray,
+    cur: TableSource,
+    options: _Options,
+    quality: dict[str, ColumnQuality],
     findings: list[Finding],
 ) -> ColumnDrift:
     if isinstance(ref, Profile):
@@ -265,7 +300,7 @@ def _column(
         findings.append(Finding("type_mismatch", column.note, name, "error"))
         return column
     q, column_findings = column_quality(name, column_type, ref_summary, cur_summary)
-    quality.columns[name] = q
+    quality[name] = q
     findings.extend(column_findings)
     column.n_reference, column.n_current = ref_summary.count, cur_summary.count
     column.distribution = _distribution(ref_summary, cur_summary)

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from slipway.monitoring.columns import DATETIME, NUMERIC, TEXT
 from slipway.monitoring.result import ColumnQuality, Finding
-from slipway.monitoring.summary import CategoricalSummary, NumericSummary, Summary
+from slipway.monitoring.summary import CategoricalSummary, NumericSummary, Summary, bool_array
 
 # Missing share in current above the reference's by more than this is a finding.
 MISSING_SHARE_TOLERANCE = 0.05
@@ -33,7 +33,10 @@ def _mix(h: np.ndarray) -> np.ndarray:
 
 
 def column_hash(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """A 64-bit hash per value (equal values, equal hashes; nulls share one hash)."""
+    """A 64-bit key per value (equal values, equal keys; nulls share one), unmixed.
+
+    Numbers are their bit patterns; `RowHasher` mixes the bits when it combines columns.
+    """
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     parts = [_chunk_hash(c) for c in chunks]
     return np.concatenate(parts) if parts else np.empty(0, np.uint64)
@@ -51,7 +54,7 @@ def _chunk_hash(arr: pa.Array) -> np.ndarray:
         if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t):
             h = _string_hash(arr)
         elif pa.types.is_boolean(t):
-            h = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.uint64)
+            h = bool_array(arr.fill_null(False)).astype(np.uint64)
         elif pa.types.is_integer(t) or pa.types.is_temporal(t):
             ints = arr.cast(pa.int64())
             h = ints.fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64).copy()
@@ -61,9 +64,8 @@ def _chunk_hash(arr: pa.Array) -> np.ndarray:
             h = x.view(np.uint64).copy()
         else:
             h = _string_hash(arr.cast(pa.large_string()))
-        h = _mix(h + _MULT)
         if arr.null_count:
-            valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+            valid = bool_array(arr.is_valid())
             h[~valid] = _NULL
     return h
 

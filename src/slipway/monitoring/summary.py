@@ -229,6 +229,11 @@ def numeric_values(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
+def bool_array(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as NumPy (via uint8: pyarrow would import pandas for bools)."""
+    return np.asarray(arr.cast(pa.uint8()).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def summarize_numeric(column: pa.ChunkedArray) -> NumericSummary:
     """A numeric summary of every value of a column."""
     x = numeric_values(column)
@@ -285,7 +290,7 @@ def summarize_categorical(column: pa.ChunkedArray) -> CategoricalSummary:
     vc = pc.value_counts(column)
     values = vc.field("values")
     counts = np.asarray(vc.field("counts").to_numpy(zero_copy_only=False), dtype=np.int64)
-    valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    valid = bool_array(values.is_valid())
     categories = [v for v, ok in zip(values.to_pylist(), valid, strict=True) if ok]
     counts = counts[valid]
     order = _category_order(categories)
@@ -363,6 +368,7 @@ __all__ = [
     "NumericSummary",
     "Summary",
     "TextSummary",
+    "bool_array",
     "numeric_values",
     "summarize",
     "summarize_categorical",
