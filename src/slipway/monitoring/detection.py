@@ -35,7 +35,7 @@ from slipway.monitoring.columns import (
     physical_kind,
 )
 from slipway.monitoring.profile import Profile, load_profile
-from slipway.monitoring.quality import RowHasher, column_quality
+from slipway.monitoring.quality import RowHasher, column_hash, column_quality
 from slipway.monitoring.reading import TableSource, open_table
 from slipway.monitoring.result import (
     ColumnDrift,
@@ -131,7 +131,8 @@ def detect_drift(
     cur_hasher = RowHasher(cur_rows)
     ref_hasher = RowHasher(ref_rows) if isinstance(ref, TableSource) else None
     both = [n for n in names if n in ref_names and n in cur_names]
-    group = max(1, min(MAX_GROUP, GROUP_BYTES // max(8 * max(ref_rows, cur_rows, 1), 1)))
+    raw_rows = max(cur_rows, ref_rows if isinstance(ref, TableSource) else 0, 1)
+    group = max(1, min(MAX_GROUP, GROUP_BYTES // (8 * raw_rows)))
     done = 0
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for start in range(0, len(both), group):
@@ -153,12 +154,11 @@ def detect_drift(
                 )
                 for name in chunk
             ]
-            for name in chunk:  # meanwhile, row hashes (they combine in column order)
-                cur_hasher.add(cur_table.column(name))
-                if ref_hasher is not None and ref_table is not None:
-                    ref_hasher.add(ref_table.column(name))
             for name, job in zip(chunk, jobs, strict=True):
-                results[name], column_quality_, column_findings = job.result()
+                results[name], column_quality_, column_findings, keys = job.result()
+                cur_hasher.add(keys[1])  # row hashes combine in column order
+                if ref_hasher is not None and keys[0] is not None:
+                    ref_hasher.add(keys[0])
                 if column_quality_ is not None:
                     quality.columns[name] = column_quality_
                 findings.extend(column_findings)
@@ -240,12 +240,16 @@ def _column(
     cur_col: pa.ChunkedArray,
     cur: TableSource,
     options: _Options,
-) -> tuple[ColumnDrift, ColumnQuality | None, list[Finding]]:
-    """One column's verdict, quality numbers and findings."""
+) -> tuple[ColumnDrift, ColumnQuality | None, list[Finding], tuple[Any, Any]]:
+    """One column's verdict, quality numbers, findings and row-hash keys (ref, cur)."""
     findings: list[Finding] = []
     quality: dict[str, ColumnQuality] = {}
+    keys = (
+        None if ref_col is None else column_hash(ref_col, stable=False),
+        column_hash(cur_col, stable=False),
+    )
     column = _test_column(name, ref, ref_col, cur_col, cur, options, quality, findings)
-    return column, quality.get(name), findings
+    return column, quality.get(name), findings, keys
 
 
 def _test_column(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from slipway.monitoring.columns import DATETIME, NUMERIC, TEXT
 from slipway.monitoring.result import ColumnQuality, Finding
@@ -23,22 +24,26 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)
 _NULL = np.uint64(0x5BD1E9955BD1E995)
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads the bits of a 64-bit hash."""
-    h = h ^ (h >> np.uint64(30))
-    h = h * np.uint64(0xBF58476D1CE4E5B9)
-    h = h ^ (h >> np.uint64(27))
-    h = h * np.uint64(0x94D049BB133111EB)
-    return h ^ (h >> np.uint64(31))
-
-
-def column_hash(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def column_hash(column: pa.ChunkedArray | pa.Array, stable: bool = True) -> np.ndarray:
     """A 64-bit key per value (equal values, equal keys; nulls share one), unmixed.
 
     Numbers are their bit patterns; `RowHasher` mixes the bits when it combines columns.
+    Strings hash their bytes when the keys must agree across calls (`stable`, for row
+    batches); for one whole column, their index among the column's distinct values is
+    cheaper and just as exact.
     """
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    parts = [_chunk_hash(c) for c in chunks]
+    if isinstance(column, pa.Array):
+        column = pa.chunked_array([column])
+    t = column.type
+    if not stable and (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        codes = pc.index_in(column, value_set=pc.unique(column).drop_null())
+        return (
+            np.asarray(codes.fill_null(-1).cast(pa.int64()).to_numpy(zero_copy_only=False)).view(
+                np.uint64
+            )
+            ^ _NULL
+        )
+    parts = [_chunk_hash(c) for c in column.chunks]
     return np.concatenate(parts) if parts else np.empty(0, np.uint64)
 
 
@@ -57,11 +62,14 @@ def _chunk_hash(arr: pa.Array) -> np.ndarray:
             h = bool_array(arr.fill_null(False)).astype(np.uint64)
         elif pa.types.is_integer(t) or pa.types.is_temporal(t):
             ints = arr.cast(pa.int64())
-            h = ints.fill_null(0).to_numpy(zero_copy_only=False).view(np.uint64).copy()
+            h = np.array(ints.fill_null(0).to_numpy(zero_copy_only=False)).view(np.uint64)
         elif pa.types.is_floating(t) or pa.types.is_decimal(t):
             x = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
-            x = np.where(np.isnan(x), np.nan, x) + 0.0  # one NaN, and -0.0 == 0.0
-            h = x.view(np.uint64).copy()
+            x = x + 0.0  # a copy, and -0.0 becomes 0.0
+            nan = np.isnan(x)
+            if nan.any():
+                x[nan] = np.nan  # one NaN bit pattern
+            h = x.view(np.uint64)
         else:
             h = _string_hash(arr.cast(pa.large_string()))
         if arr.null_count:
@@ -105,19 +113,23 @@ class RowHasher:
     def __init__(self, rows: int) -> None:
         self.hashes = np.zeros(rows, dtype=np.uint64)
 
-    def add(self, column: pa.ChunkedArray | pa.Array) -> None:
+    def add(self, column: pa.ChunkedArray | pa.Array | np.ndarray, stable: bool = True) -> None:
+        """Fold one column (or its `column_hash` keys) into every row's hash."""
+        keys = column if isinstance(column, np.ndarray) else column_hash(column, stable)
         with np.errstate(over="ignore"):
-            self.hashes = _mix(self.hashes * _MULT + column_hash(column))
+            h = (self.hashes ^ keys) * _MULT
+            self.hashes = h ^ (h >> np.uint64(29))
 
     def duplicate_share(self) -> float | None:
         return duplicate_share(self.hashes)
 
 
 def duplicate_share(row_hashes: np.ndarray) -> float | None:
-    """Share of rows equal to an earlier row."""
+    """Share of rows equal to an earlier row (a sort, then equal neighbours)."""
     if not len(row_hashes):
         return None
-    return 1.0 - len(np.unique(row_hashes)) / len(row_hashes)
+    ordered = np.sort(row_hashes)
+    return float(np.count_nonzero(ordered[1:] == ordered[:-1])) / len(row_hashes)
 
 
 def column_quality(

@@ -238,23 +238,25 @@ def summarize_numeric(column: pa.ChunkedArray) -> NumericSummary:
     """A numeric summary of every value of a column."""
     x = numeric_values(column)
     finite_mask = np.isfinite(x)
-    finite = x[finite_mask]
-    infinite = int(np.isinf(x).sum())
-    missing = len(x) - len(finite) - infinite
-    values = np.sort(finite)
+    values = x[finite_mask] if not finite_mask.all() else np.array(x)
+    infinite = int(np.isinf(x).sum()) if len(values) < len(x) else 0
+    missing = len(x) - len(values) - infinite
+    del x, finite_mask
+    values.sort()
     n = len(values)
     integer = pa.types.is_integer(column.type) and column.null_count == 0
     if not n:
         return NumericSummary(
             0, missing, infinite, math.nan, math.nan, math.nan, math.nan, values, integer=integer
         )
-    change = np.flatnonzero(values[1:] != values[:-1])
-    distinct = len(change) + 1
+    change = values[1:] != values[:-1]
+    distinct = int(np.count_nonzero(change)) + 1
     value_counts = None
     if distinct <= DISTINCT_CAP:
-        starts = np.concatenate([[0], change + 1])
+        starts = np.concatenate([[0], np.flatnonzero(change) + 1])
         counts = np.diff(np.concatenate([starts, [n]]))
         value_counts = (values[starts], counts.astype(np.int64))
+    del change
     return NumericSummary(
         count=n,
         missing=missing,
