@@ -187,3 +187,24 @@ def test_unreadable_inputs_are_typed_errors(tmp_path) -> None:
         detect_drift(str(bad), str(bad))
     with pytest.raises(InvalidParameterValue):
         detect_drift([1, 2, 3], [1, 2])
+
+
+def test_sample_runs_the_tests_on_random_rows_and_says_so(frames) -> None:
+    ref, cur = frames
+    seen: list[tuple[int, int]] = []
+    result = detect_drift(ref, cur, sample=500, progress=lambda d, t: seen.append((d, t)))
+    assert result.quality.rows_reference == 500 and result.quality.rows_current == 500
+    assert result.columns["shifted"].test == "ks"  # the sample is what the test sees
+    assert result.columns["shifted"].drifted
+    assert "sampled" in kinds(result) and result.to_dict()["sample"] == 500
+    assert seen[-1] == (4, 4)
+
+
+def test_string_row_keys_agree_between_whole_columns_and_batches() -> None:
+    from slipway.monitoring.quality import RowHasher
+
+    col = pa.chunked_array([["a", "b", None], ["a", "c", "b"]])
+    whole, batched = RowHasher(6), RowHasher(6)
+    whole.add(col, stable=False)
+    batched.add(col, stable=True)
+    assert whole.duplicate_share() == batched.duplicate_share() == pytest.approx(2 / 6)
