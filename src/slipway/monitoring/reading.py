@@ -111,7 +111,9 @@ def _open_path(uri: str) -> TableSource:
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(open_binary(uri))
+            # pre_buffer=False: with it, pyarrow keeps every row group it has read
+            # cached while iterating batches (RSS grew by ~25 MB a batch on 100 columns).
+            pf = pq.ParquetFile(open_binary(uri), pre_buffer=False)
         except pa.ArrowInvalid as exc:
             raise InvalidParameterValue(f"{uri} is not a readable Parquet file: {exc}") from exc
         return TableSource(name, pf.schema_arrow, pf.metadata.num_rows, parquet=pf)
