@@ -44,7 +44,7 @@ from slipway.monitoring.columns import (
     physical_kind,
 )
 from slipway.monitoring.quality import RowHasher, duplicate_share
-from slipway.monitoring.reading import open_binary, open_table, write_binary
+from slipway.monitoring.reading import open_binary, open_table, to_numpy, write_binary
 from slipway.monitoring.summary import (
     CATEGORY_CAP,
     DISTINCT_CAP,
@@ -140,7 +140,7 @@ class Profile:
         values = table.column("values")
         for i, (name, text) in enumerate(zip(names, summaries, strict=True)):
             data_i = json.loads(text)
-            vals = values[i].values.to_numpy(zero_copy_only=False) if data_i else None
+            vals = to_numpy(values[i].values).astype(np.float64)
             columns[name] = ColumnProfile(
                 name, meta["types"][name], meta["kinds"][name], summary_from_dict(data_i, vals)
             )

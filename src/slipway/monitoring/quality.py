@@ -8,11 +8,14 @@ column at a time, so it works on column chunks and on streamed row batches alike
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway.monitoring.columns import DATETIME, NUMERIC, TEXT
+from slipway.monitoring.reading import to_numpy
 from slipway.monitoring.result import ColumnQuality, Finding
 from slipway.monitoring.summary import CategoricalSummary, NumericSummary, Summary, bool_array
 
@@ -37,12 +40,7 @@ def column_hash(column: pa.ChunkedArray | pa.Array, stable: bool = True) -> np.n
     t = column.type
     if not stable and (pa.types.is_string(t) or pa.types.is_large_string(t)):
         codes = pc.index_in(column, value_set=pc.unique(column).drop_null())
-        return (
-            np.asarray(codes.fill_null(-1).cast(pa.int64()).to_numpy(zero_copy_only=False)).view(
-                np.uint64
-            )
-            ^ _NULL
-        )
+        return to_numpy(codes.cast(pa.int64()), -1).view(np.uint64) ^ _NULL
     parts = [_chunk_hash(c) for c in column.chunks]
     return np.concatenate(parts) if parts else np.empty(0, np.uint64)
 
@@ -62,9 +60,9 @@ def _chunk_hash(arr: pa.Array) -> np.ndarray:
             h = bool_array(arr.fill_null(False)).astype(np.uint64)
         elif pa.types.is_integer(t) or pa.types.is_temporal(t):
             ints = arr.cast(pa.int64())
-            h = np.array(ints.fill_null(0).to_numpy(zero_copy_only=False)).view(np.uint64)
+            h = np.array(to_numpy(ints, 0)).view(np.uint64)
         elif pa.types.is_floating(t) or pa.types.is_decimal(t):
-            x = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+            x = to_numpy(arr.cast(pa.float64()), math.nan)
             x = x + 0.0  # a copy, and -0.0 becomes 0.0
             nan = np.isnan(x)
             if nan.any():

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from slipway.monitoring.columns import BOOLEAN, CATEGORICAL, DATETIME, NUMERIC, TEXT
 from slipway.monitoring.drift import histogram_sorted
+from slipway.monitoring.reading import to_numpy
 
 # Exact value counts are kept for numeric columns with at most this many distinct values.
 DISTINCT_CAP = 1000
@@ -217,21 +218,20 @@ def numeric_values(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_temporal(t):
         if pa.types.is_date(t):
             column = column.cast(pa.timestamp("s"))
-        if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        if pa.types.is_timestamp(column.type):
             unit = column.type.unit
             scale = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
-            ints = column.cast(pa.timestamp(unit, tz=None) if column.type.tz else column.type)
-            raw = ints.cast(pa.int64()).to_numpy(zero_copy_only=False)
-            return np.asarray(raw, dtype=np.float64) / scale
+            ints = column.cast(pa.timestamp(unit)).cast(pa.int64())
+            return to_numpy(ints.cast(pa.float64()), math.nan) / scale
         column = column.cast(pa.int64())
-    elif not (pa.types.is_floating(t) and t.bit_width == 64):
+    if not (pa.types.is_floating(column.type) and column.type.bit_width == 64):
         column = column.cast(pa.float64())
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    return to_numpy(column, math.nan)
 
 
 def bool_array(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A boolean Arrow array as NumPy (via uint8: pyarrow would import pandas for bools)."""
-    return np.asarray(arr.cast(pa.uint8()).to_numpy(zero_copy_only=False), dtype=bool)
+    """A boolean Arrow array as NumPy (nulls count as False)."""
+    return to_numpy(arr, False)
 
 
 def summarize_numeric(column: pa.ChunkedArray) -> NumericSummary:
@@ -291,7 +291,7 @@ def summarize_categorical(column: pa.ChunkedArray) -> CategoricalSummary:
         column = column.cast(t.value_type)
     vc = pc.value_counts(column)
     values = vc.field("values")
-    counts = np.asarray(vc.field("counts").to_numpy(zero_copy_only=False), dtype=np.int64)
+    counts = to_numpy(vc.field("counts")).astype(np.int64)
     valid = bool_array(values.is_valid())
     categories = [v for v, ok in zip(values.to_pylist(), valid, strict=True) if ok]
     counts = counts[valid]
