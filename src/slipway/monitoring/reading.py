@@ -3,7 +3,7 @@
 A `TableSource` hands out whole columns a few at a time (`read`), or all columns a batch
 of rows at a time (`batches`), so a caller can keep memory bounded: Parquet is read in
 column chunks and row batches straight from the file; CSV is read once into Arrow (convert
-big data to Parquet). Local files are memory-mapped by pyarrow; URLs (`s3://…` and other
+big data to Parquet). Local files are read by pyarrow natively; URLs (`s3://…` and other
 fsspec URLs, when their driver is installed) are opened through `slipway.artifacts`.
 
 pandas object columns that mix Python types (numbers and strings, say) become strings,
@@ -149,7 +149,7 @@ def _split(uri: str) -> tuple[str, str]:
 
 
 def _local_or_stream(uri: str) -> Any:
-    """A local file's path (pyarrow memory-maps it: faster than a Python stream), or a
+    """A local file's path (pyarrow reads it natively: faster than a Python stream), or a
     stream from the artifact layer for URLs."""
     if "://" in uri and not uri.startswith("file://"):
         return open_binary(uri)
@@ -167,7 +167,7 @@ def _open_path(uri: str) -> TableSource:
         try:
             # pre_buffer=False: with it, pyarrow keeps every row group it has read
             # cached while iterating batches (RSS grew by ~25 MB a batch on 100 columns).
-            pf = pq.ParquetFile(_local_or_stream(uri), pre_buffer=False, memory_map=True)
+            pf = pq.ParquetFile(_local_or_stream(uri), pre_buffer=False)
         except pa.ArrowInvalid as exc:
             raise InvalidParameterValue(f"{uri} is not a readable Parquet file: {exc}") from exc
         return TableSource(name, pf.schema_arrow, pf.metadata.num_rows, parquet=pf)
