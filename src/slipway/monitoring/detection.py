@@ -399,8 +399,7 @@ def _proportions(
             ref.count + cur.count,
             integer=ref.integer and cur.integer,
         )
-        approx = ref.sampled and (ref.histogram is not None or True)
-        return ref.proportions(edges), cur.proportions(edges), approx
+        return ref.proportions(edges), cur.proportions(edges), ref.sampled
     ref_counts, cur_counts = _aligned_counts(ref, cur)
     return ref_counts / ref.count, cur_counts / cur.count, False
 

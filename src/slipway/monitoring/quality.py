@@ -14,13 +14,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from slipway.monitoring.columns import DATETIME, NUMERIC, TEXT
+from slipway.monitoring.columns import DATETIME, TEXT
 from slipway.monitoring.reading import to_numpy
 from slipway.monitoring.result import ColumnQuality, Finding
 from slipway.monitoring.summary import CategoricalSummary, NumericSummary, Summary, bool_array
 
 # Missing share in current above the reference's by more than this is a finding.
 MISSING_SHARE_TOLERANCE = 0.05
+# A larger current sample naturally reaches a little past the reference's extremes: below
+# this share, out-of-range values stay a number in the table, not a finding.
+OUT_OF_RANGE_FINDING_SHARE = 0.001
 NEW_CATEGORIES_SHOWN = 20
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -200,7 +203,7 @@ def _numeric_quality(
     above = len(cur.values) - np.searchsorted(cur.values, ref.maximum, side="right")
     share = float(below + above) / len(cur.values)
     q.out_of_range_share = share
-    if share > 0:
+    if share >= OUT_OF_RANGE_FINDING_SHARE:
         what = "dates" if column_type == DATETIME else "values"
         return [
             Finding(
@@ -268,7 +271,7 @@ def _fmt(value: float, column_type: str) -> str:
 
 __all__ = [
     "MISSING_SHARE_TOLERANCE",
-    "NUMERIC",
+    "OUT_OF_RANGE_FINDING_SHARE",
     "RowHasher",
     "column_hash",
     "column_quality",

@@ -193,6 +193,7 @@ def _from_pandas(df: Any) -> tuple[pa.Table, dict[str, str]]:
         try:
             arr = pa.array(series, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            # mixed Python types: a per-value pass, only for this (already broken) column
             values = series.to_numpy(dtype=object)
             kinds = sorted({type(v).__name__ for v in values if v is not None and v == v})
             mixed[str(name)] = ", ".join(kinds)

@@ -11,7 +11,7 @@ columns only their counts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -176,7 +176,6 @@ class TextSummary:
     count: int
     missing: int
     mean_length: float = math.nan
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
