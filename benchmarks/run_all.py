@@ -33,6 +33,7 @@ BENCHMARKS = [
     "search_runs",
     "server_memory",
     "models",
+    "drift",
 ]
 
 

@@ -8,6 +8,7 @@ import typer
 
 from slipway import __version__
 from slipway.cli import experiments, runs
+from slipway.cli.drift import drift_command, profile_command
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
 from slipway.errors import SlipwayError
@@ -21,6 +22,8 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models_app, name="models")
+app.command("drift")(drift_command)
+app.command("profile")(profile_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,96 @@
+"""Reference profiles as run artifacts: log one with the training run, find it from a model.
+
+`log_reference(X, y, predictions, run_id=...)` profiles the training data (with `target`
+and `prediction` columns when given) and stores it as `reference/profile.profile` among
+the run's artifacts; `load_reference("models:/churn@champion")` (or a run id, or
+`runs:/<id>`) follows the model version to its run and reads the profile back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from slipway.entities import ModelUri
+from slipway.errors import InvalidParameterValue
+from slipway.monitoring.profile import DEFAULT_SAMPLE_SIZE, Profile, load_profile, profile
+from slipway.monitoring.reading import open_table
+from slipway.registry.uri import resolve_model_version
+
+ARTIFACT_DIR = "reference"
+ARTIFACT_FILE = "profile.profile"
+ARTIFACT_PATH = f"{ARTIFACT_DIR}/{ARTIFACT_FILE}"
+
+
+def log_reference(
+    X: Any,
+    y: Any = None,
+    predictions: Any = None,
+    run_id: str | None = None,
+    client: Any = None,
+    *,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+) -> Profile:
+    """Profile `X` (+ `target`, `prediction`) and store it as the run's reference profile."""
+    if not run_id:
+        raise InvalidParameterValue("log_reference needs the run_id of the run to log to.")
+    table = open_table(X, "reference").read(open_table(X).column_names)
+    for name, extra in (("target", y), ("prediction", predictions)):
+        if extra is None:
+            continue
+        if name in table.column_names:
+            raise InvalidParameterValue(f"X already has a column named {name!r}.")
+        values = pa.array(extra.to_numpy() if hasattr(extra, "to_numpy") else extra)
+        if len(values) != table.num_rows:
+            raise InvalidParameterValue(
+                f"{name} has {len(values)} values; X has {table.num_rows} rows."
+            )
+        table = table.append_column(name, values)
+    built = profile(table, sample_size=sample_size)
+    built.source = f"runs:/{run_id}/{ARTIFACT_PATH}"
+    client = client or _client()
+    with tempfile.TemporaryDirectory(prefix="slipway-reference-") as tmp:
+        local = Path(tmp) / ARTIFACT_FILE
+        built.save(str(local))
+        client.log_artifact(run_id, local, ARTIFACT_DIR)
+    return built
+
+
+def load_reference(model_uri_or_run_id: str, client: Any = None) -> Profile:
+    """The reference profile logged with a run, found by run id, runs:/ or models:/ URI."""
+    client = client or _client()
+    run_id = _run_id(model_uri_or_run_id, client)
+    with tempfile.TemporaryDirectory(prefix="slipway-reference-") as tmp:
+        local = client.download_artifacts(run_id, ARTIFACT_PATH, tmp)
+        return load_profile(local)
+
+
+def _run_id(ref: str, client: Any) -> str:
+    if ref.startswith("models:/"):
+        uri = ModelUri.parse(ref)
+        if uri.model_id is not None:
+            run_id = client.get_logged_model(uri.model_id).source_run_id
+        else:
+            run_id = resolve_model_version(client.registry_store, uri).run_id
+        if not run_id:
+            raise InvalidParameterValue(f"{ref} has no run, so no reference profile.")
+        return run_id
+    if ref.startswith("runs:/"):
+        return ref[len("runs:/") :].strip("/").split("/")[0]
+    return ref
+
+
+def _client() -> Any:
+    from slipway.tracking.client import Client
+
+    return Client()
+
+
+__all__ = [
+    "ARTIFACT_PATH",
+    "load_reference",
+    "log_reference",
+]
