@@ -71,13 +71,35 @@ from slipway.tracking.fluent import (
     start_run,
 )
 
-_LAZY_MODULES = {"pyfunc", "sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "models"}
+_LAZY_MODULES = {
+    "pyfunc",
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "pytorch",
+    "onnx",
+    "models",
+    "monitoring",
+    "serving",
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODULES:
         return importlib.import_module(f"slipway.{name}")
     raise AttributeError(f"module 'slipway' has no attribute {name!r}")
+
+
+def log_reference(X: Any, y: Any = None, predictions: Any = None, **options: Any) -> Any:
+    """Profile the training data (with targets and predictions) as the active run's
+    reference, so that drift checks and monitors of its model versions find it.
+
+    Returns the `slipway.monitoring.Profile`; starts a run if none is active.
+    """
+    from slipway.monitoring import log_reference as log_to_run
+    from slipway.tracking.fluent import active_run_id, current_client
+
+    return log_to_run(X, y, predictions, run_id=active_run_id(), client=current_client(), **options)
 
 
 __all__ = [
@@ -125,6 +147,7 @@ __all__ = [
     "log_metric",
     "log_metrics",
     "log_param",
+    "log_reference",
     "log_params",
     "log_text",
     "register_model",

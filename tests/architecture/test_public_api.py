@@ -1,8 +1,8 @@
 """The public API, pinned: an accidental rename or removal fails here, not in a user's script.
 
 Public means `slipway` (the fluent API, `Client`, the exceptions, the entities), the
-flavor modules, `slipway.models`, `slipway.errors`, `slipway.entities` and
-`slipway.artifacts`. Changing a name here is an API change: say so in the changelog.
+flavor modules, `slipway.models`, `slipway.errors`, `slipway.entities`,
+`slipway.artifacts` and `slipway.monitoring`. Changing a name here is an API change.
 Every other module is internal (docs/architecture.md), but still declares `__all__`.
 """
 
@@ -14,6 +14,25 @@ from pathlib import Path
 import pytest
 
 PUBLIC = {
+    "slipway.monitoring": [
+        "ColumnDrift",
+        "ColumnProfile",
+        "ColumnQuality",
+        "DriftResult",
+        "ExpectationResult",
+        "ExpectationResults",
+        "Finding",
+        "Profile",
+        "QualityReport",
+        "STAT_TESTS",
+        "check_expectations",
+        "detect_drift",
+        "load_expectations",
+        "load_profile",
+        "load_reference",
+        "log_reference",
+        "profile",
+    ],
     "slipway": [
         "ActiveRun",
         "BadRequest",
@@ -61,6 +80,7 @@ PUBLIC = {
         "log_metrics",
         "log_param",
         "log_params",
+        "log_reference",
         "log_text",
         "register_model",
         "search_runs",

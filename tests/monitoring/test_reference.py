@@ -54,3 +54,19 @@ def test_log_reference_needs_a_run_id_and_matching_lengths(client) -> None:
     run_id = client.create_run(client.create_experiment("e")).info.run_id
     with pytest.raises(InvalidParameterValue):
         log_reference(X, y=[1, 2, 3], run_id=run_id, client=client)
+
+
+def test_fluent_log_reference_stores_the_profile_with_the_run(tmp_path) -> None:
+    """`slipway.log_reference` in a training run: `load_reference(runs:/…)` finds it."""
+    import numpy as np
+    import pandas as pd
+
+    import slipway
+    from slipway.monitoring import load_reference
+
+    slipway.set_tracking_uri(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    X = pd.DataFrame({"age": np.arange(50.0), "plan": ["a", "b"] * 25})
+    with slipway.start_run() as run:
+        slipway.log_reference(X, y=np.arange(50) % 2)
+    loaded = load_reference(f"runs:/{run.info.run_id}")
+    assert {"age", "plan", "target"} <= set(loaded.columns)

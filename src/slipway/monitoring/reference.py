@@ -19,6 +19,7 @@ from slipway.errors import InvalidParameterValue
 from slipway.monitoring.profile import DEFAULT_SAMPLE_SIZE, Profile, load_profile, profile
 from slipway.monitoring.reading import open_table
 from slipway.registry.uri import resolve_model_version
+from slipway.tracking.client import Client
 
 ARTIFACT_DIR = "reference"
 ARTIFACT_FILE = "profile.profile"
@@ -30,7 +31,7 @@ def log_reference(
     y: Any = None,
     predictions: Any = None,
     run_id: str | None = None,
-    client: Any = None,
+    client: Client | None = None,
     *,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
 ) -> Profile:
@@ -51,7 +52,7 @@ def log_reference(
         table = table.append_column(name, values)
     built = profile(table, sample_size=sample_size)
     built.source = f"runs:/{run_id}/{ARTIFACT_PATH}"
-    client = client or _client()
+    client = client or Client()
     with tempfile.TemporaryDirectory(prefix="slipway-reference-") as tmp:
         local = Path(tmp) / ARTIFACT_FILE
         built.save(str(local))
@@ -59,16 +60,16 @@ def log_reference(
     return built
 
 
-def load_reference(model_uri_or_run_id: str, client: Any = None) -> Profile:
+def load_reference(model_uri_or_run_id: str, client: Client | None = None) -> Profile:
     """The reference profile logged with a run, found by run id, runs:/ or models:/ URI."""
-    client = client or _client()
+    client = client or Client()
     run_id = _run_id(model_uri_or_run_id, client)
     with tempfile.TemporaryDirectory(prefix="slipway-reference-") as tmp:
         local = client.download_artifacts(run_id, ARTIFACT_PATH, tmp)
         return load_profile(local)
 
 
-def _run_id(ref: str, client: Any) -> str:
+def _run_id(ref: str, client: Client) -> str:
     if ref.startswith("models:/"):
         uri = ModelUri.parse(ref)
         if uri.model_id is not None:
@@ -81,12 +82,6 @@ def _run_id(ref: str, client: Any) -> str:
     if ref.startswith("runs:/"):
         return ref[len("runs:/") :].strip("/").split("/")[0]
     return ref
-
-
-def _client() -> Any:
-    from slipway.tracking.client import Client
-
-    return Client()
 
 
 __all__ = [

@@ -107,7 +107,8 @@ def get_tracking_uri() -> str:
     return config.get_tracking_uri()
 
 
-def _client() -> Client:
+def current_client() -> Client:
+    """The `Client` the fluent API uses for the current tracking URI (one per URI)."""
     uri = get_tracking_uri()
     client = _state.clients.get(uri)
     if client is None:
@@ -125,7 +126,7 @@ def _batcher() -> MetricBatcher:
         with _state.lock:
             batcher = _state.batchers.get(uri)
             if batcher is None:
-                batcher = _state.batchers[uri] = MetricBatcher(_client().store)
+                batcher = _state.batchers[uri] = MetricBatcher(current_client().store)
     return batcher
 
 
@@ -135,7 +136,7 @@ def set_experiment(
     """Make an experiment active, creating it when the name is new; returns it."""
     if (experiment_name is None) == (experiment_id is None):
         raise InvalidParameterValue("Give exactly one of experiment_name and experiment_id.")
-    client = _client()
+    client = current_client()
     if experiment_id is not None:
         experiment = client.get_experiment(str(experiment_id))
     else:
@@ -179,7 +180,7 @@ def start_run(
     While a run is active, a second `start_run` needs `nested=True`; the new run records
     the active one as its parent (tag `mlflow.parentRunId`).
     """
-    client = _client()
+    client = current_client()
     with _state.lock:
         if _state.runs and not nested:
             active = _state.runs[-1].info.run_id
@@ -220,7 +221,7 @@ def last_active_run() -> Run | None:
     """The run started most recently in this process, fetched fresh from the store."""
     if _state.last_run_id is None:
         return None
-    return _client().get_run(_state.last_run_id)
+    return current_client().get_run(_state.last_run_id)
 
 
 def end_run(status: str = RunStatus.FINISHED.value, run_id: str | None = None) -> None:
@@ -237,12 +238,12 @@ def end_run(status: str = RunStatus.FINISHED.value, run_id: str | None = None) -
             flush()
         except FlushError:
             try:  # record the failure on the run if the run can still be written
-                _client().set_terminated(run_id, RunStatus.FAILED.value)
+                current_client().set_terminated(run_id, RunStatus.FAILED.value)
             except SlipwayError:
                 log.warning("could not mark run %s FAILED", run_id)
             raise
         else:
-            _client().set_terminated(run_id, status)
+            current_client().set_terminated(run_id, status)
         finally:
             _state.runs = [r for r in _state.runs if r.info.run_id != run_id]
 
@@ -259,7 +260,8 @@ def flush() -> None:
         raise errors[0]
 
 
-def _run_id() -> str:
+def active_run_id() -> str:
+    """The active run's id, starting a run when none is active (as `log_*` do)."""
     run = active_run()
     if run is None:
         run = start_run()
@@ -282,7 +284,7 @@ def log_metric(
         _validate_key(key)
         _state.valid_keys.add(key)
     _batcher().add(
-        _run_id(),
+        active_run_id(),
         key,
         metric_value(key, value),
         timestamp or now_ms(),
@@ -308,46 +310,46 @@ def log_metrics(
 
 def log_param(key: str, value: Any) -> Any:
     """Log one param (stored as a string; re-logging a different value is an error)."""
-    return _client().log_param(_run_id(), key, value)
+    return current_client().log_param(active_run_id(), key, value)
 
 
 def log_params(params: dict[str, Any]) -> None:
     """Log several params at once (immutable, like `log_param`)."""
-    _client().log_batch(
-        _run_id(), params=[Param(k, v) for k, v in (string_dict(params) or {}).items()]
+    current_client().log_batch(
+        active_run_id(), params=[Param(k, v) for k, v in (string_dict(params) or {}).items()]
     )
 
 
 def set_tag(key: str, value: Any) -> None:
-    _client().set_tag(_run_id(), key, value)
+    current_client().set_tag(active_run_id(), key, value)
 
 
 def set_tags(tags: dict[str, Any]) -> None:
-    _client().set_tags(_run_id(), tags)
+    current_client().set_tags(active_run_id(), tags)
 
 
 def delete_tag(key: str) -> None:
-    _client().delete_tag(_run_id(), key)
+    current_client().delete_tag(active_run_id(), key)
 
 
 def log_artifact(local_path: str | Path, artifact_path: str | None = None) -> None:
-    _client().log_artifact(_run_id(), local_path, artifact_path)
+    current_client().log_artifact(active_run_id(), local_path, artifact_path)
 
 
 def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> None:
-    _client().log_artifacts(_run_id(), local_dir, artifact_path)
+    current_client().log_artifacts(active_run_id(), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str) -> None:
-    _client().log_text(_run_id(), text, artifact_file)
+    current_client().log_text(active_run_id(), text, artifact_file)
 
 
 def log_dict(dictionary: dict[str, Any], artifact_file: str) -> None:
-    _client().log_dict(_run_id(), dictionary, artifact_file)
+    current_client().log_dict(active_run_id(), dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str) -> None:
-    _client().log_figure(_run_id(), figure, artifact_file)
+    current_client().log_figure(active_run_id(), figure, artifact_file)
 
 
 def log_input(
@@ -358,11 +360,11 @@ def log_input(
 ) -> None:
     """Record a dataset (DataFrame, array or `Dataset`) as an input of the active run."""
     inp: DatasetInput = dataset_input(dataset, context=context, tags=tags, name=name)
-    _client().log_inputs(_run_id(), [inp])
+    current_client().log_inputs(active_run_id(), [inp])
 
 
 def get_run(run_id: str) -> Run:
-    return _client().get_run(run_id)
+    return current_client().get_run(run_id)
 
 
 def search_runs(
@@ -374,7 +376,7 @@ def search_runs(
     """Runs of the given (default: the active) experiments matching a filter."""
     ids = list(experiment_ids or [_experiment_id_for_new_run(None)])
     return list(
-        _client().search_runs(ids, filter_string, max_results=max_results, order_by=order_by)
+        current_client().search_runs(ids, filter_string, max_results=max_results, order_by=order_by)
     )
 
 
@@ -392,23 +394,23 @@ def log_model(
         raise InvalidParameterValue(
             f"Invalid model name {name!r}: use a relative path such as 'model'."
         )
-    run_id = _run_id()
+    run_id = active_run_id()
     flush()  # queued metrics belong in the registered version's snapshot
     with tempfile.TemporaryDirectory(prefix="slipway-model-") as tmp:
         local_dir = Path(tmp) / "model"
         model = save_model(model_object, str(local_dir), **save_kwargs)
-        return _client().log_model_dir(run_id, local_dir, name, model, registered_model_name)
+        return current_client().log_model_dir(run_id, local_dir, name, model, registered_model_name)
 
 
 def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None) -> ModelVersion:
     """Register `model_uri` as a new version of `name` (see `Client.register_model`)."""
     flush()  # queued metrics belong in the version's snapshot
-    return _client().register_model(model_uri, name, tags)
+    return current_client().register_model(model_uri, name, tags)
 
 
 def download_model(model_uri: str, dst_path: str | None = None) -> str:
     """A local folder holding the model `model_uri` names (see `Client.download_model`)."""
-    return _client().download_model(model_uri, dst_path)
+    return current_client().download_model(model_uri, dst_path)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -463,6 +465,8 @@ def _at_exit() -> None:
 __all__ = [
     "ActiveRun",
     "active_run",
+    "active_run_id",
+    "current_client",
     "delete_tag",
     "download_model",
     "end_run",
