@@ -42,7 +42,7 @@ def open_registry_store(
     """
     uri = uri or default_tracking_uri()
     if is_rest_uri(uri):
-        from slipway.store.rest_registry import RestRegistryStore
+        from slipway.store.rest import RestRegistryStore
 
         return RestRegistryStore(uri, session=getattr(tracking_store, "session", None))
     from slipway.store.sql import SqlRegistryStore
