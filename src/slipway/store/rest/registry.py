@@ -302,6 +302,32 @@ class RestRegistryStore(RegistryStore):
         )
         return [AuditEvent.from_dict(e) for e in answer.get("events", [])]
 
+    def append_audit_event(
+        self,
+        model_name: str,
+        action: str,
+        version: int | None = None,
+        reason: str | None = None,
+        field: str | None = None,
+        old_value: str | None = None,
+        new_value: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        body = {
+            "model_name": model_name,
+            "action": action,
+            "version": None if version is None else str(version),
+            "reason": reason,
+            "field": field,
+            "old_value": old_value,
+            "new_value": new_value,
+        }
+        answer = self._call(
+            "POST", "/registry/audit-events/create", body, actor=actor, prefix=SLIPWAY
+        )
+        return AuditEvent.from_dict(answer["event"])
+
     # --- MLflow 3 logged models --------------------------------------------------------
     @staticmethod
     def _model_path(model_id: str, suffix: str = "") -> str:

@@ -2,7 +2,7 @@
 
 The table is append-only down to database triggers; nothing here updates or deletes an
 event. `audited_set` and `audited_delete` are the change-and-record steps that tags and
-aliases share.
+aliases share; `append` records an event from outside the registry (e.g. serving).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Table, delete, insert, select, update
 from slipway.entities import AuditEvent, now_ms
 from slipway.errors import ResourceDoesNotExist
 from slipway.store import schema
-from slipway.store.sql.registry.lookups import touch_model
+from slipway.store.sql.registry.lookups import model_row, touch_model
 
 audit_events = schema.audit_events
 # The columns an `AuditEvent` is read from (besides its id), by the entity's field names.
@@ -122,6 +122,17 @@ def audited_delete(
     return old
 
 
+def append(
+    conn: Connection,
+    name: str,
+    change: Change,
+    old_value: str | None,
+    new_value: str | None,
+) -> AuditEvent:
+    """Record an event about model `name` that the registry did not make itself."""
+    return record(conn, model_row(conn, name), change, old=old_value, new=new_value)
+
+
 def events(conn: Connection, name: str) -> list[AuditEvent]:
     """Every event of the model called `name`, oldest first; also once it was renamed
     (found by its id) or deleted (found by the name it had)."""
@@ -142,4 +153,4 @@ def events(conn: Connection, name: str) -> list[AuditEvent]:
     return [AuditEvent(event_id=r.id, **{f: getattr(r, f) for f in _EVENT_FIELDS}) for r in rows]
 
 
-__all__ = ["Change", "audited_delete", "audited_set", "events", "record"]
+__all__ = ["Change", "append", "audited_delete", "audited_set", "events", "record"]

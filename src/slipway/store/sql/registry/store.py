@@ -54,6 +54,8 @@ from slipway.store.sql.registry import (
 )
 from slipway.store.sql.registry.validation import (
     check_archive,
+    validate_action,
+    validate_event_field,
     validate_model_name,
     validate_tag,
     validate_version,
@@ -359,6 +361,28 @@ class SqlRegistryStore(RegistryStore):
     def get_audit_events(self, name: str) -> list[AuditEvent]:
         name = validate_model_name(name)
         return self._read(lambda conn: audit.events(conn, name))
+
+    def append_audit_event(
+        self,
+        model_name: str,
+        action: str,
+        version: int | None = None,
+        reason: str | None = None,
+        field: str | None = None,
+        old_value: str | None = None,
+        new_value: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        name = validate_model_name(model_name, "model_name")
+        change = audit.Change(
+            validate_action(action),
+            actor or current_user(),
+            field=validate_event_field(field),
+            version=None if version is None else validate_version(version),
+            reason=reason,
+        )
+        return self._write(lambda conn: audit.append(conn, name, change, old_value, new_value))
 
     # --- logged models -------------------------------------------------------------------
     def create_logged_model(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from slipway.entities import AuditAction
 from slipway.errors import InvalidParameterValue
 from slipway.store.interface import (
     MAX_ENTITY_KEY_LENGTH,
@@ -12,6 +14,10 @@ from slipway.store.interface import (
 )
 
 ARCHIVABLE_STAGES = ("Staging", "Production")
+# `audit_events.action` holds 32 characters.
+_ACTION_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_MAX_EVENT_FIELD_LENGTH = 255
+_RESERVED_ACTIONS = frozenset(a.value for a in AuditAction)
 
 
 def validate_model_name(name: Any, what: str = "name") -> str:
@@ -58,6 +64,33 @@ def validate_tag(key: Any, value: Any) -> tuple[str, str]:
     return key, text
 
 
+def validate_action(action: Any) -> str:
+    """An appended event's action: a lowercase snake_case word the registry does not write
+    itself (a `model_created` or `alias_set` from outside would forge a change)."""
+    if not isinstance(action, str) or not _ACTION_RE.match(action):
+        raise InvalidParameterValue(
+            f"Invalid audit action {action!r}: use a lowercase snake_case word of at most 32 "
+            "characters that starts with a letter, such as 'deployed'."
+        )
+    if action in _RESERVED_ACTIONS:
+        raise InvalidParameterValue(
+            f"Audit action {action!r} is recorded by the registry itself when that change "
+            "happens; make the change instead, or name your event differently."
+        )
+    return action
+
+
+def validate_event_field(field: Any) -> str | None:
+    if field is None:
+        return None
+    if not isinstance(field, str) or len(field) > _MAX_EVENT_FIELD_LENGTH:
+        raise InvalidParameterValue(
+            f"Invalid audit field {field!r}: a string of at most {_MAX_EVENT_FIELD_LENGTH} "
+            "characters."
+        )
+    return field
+
+
 def check_archive(stage: str, archive_existing: bool) -> None:
     if archive_existing and stage not in ARCHIVABLE_STAGES:
         raise InvalidParameterValue(
@@ -67,6 +100,8 @@ def check_archive(stage: str, archive_existing: bool) -> None:
 
 __all__ = [
     "check_archive",
+    "validate_action",
+    "validate_event_field",
     "validate_model_name",
     "validate_tag",
     "validate_version",
