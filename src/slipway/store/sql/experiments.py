@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slipway.entities import Experiment, LifecycleStage, now_ms
 from slipway.errors import (
+    InvalidParameterValue,
     InvalidState,
     ResourceAlreadyExists,
     ResourceDoesNotExist,
@@ -126,12 +127,15 @@ def experiment_row(conn: Connection, experiment_id: Any) -> Any:
 
 
 def active_experiment_row(conn: Connection, experiment_id: Any) -> Any:
-    """The row of an experiment that exists and is active."""
+    """The row of an experiment that exists and is active.
+
+    A deleted one is INVALID_PARAMETER_VALUE, the code MLflow's server answers with.
+    """
     row = experiment_row(conn, experiment_id)
     if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
-        raise InvalidState(
-            f"The experiment {experiment_id} is deleted (it must be in the 'active' "
-            "state). Restore it first."
+        raise InvalidParameterValue(
+            f"The experiment {experiment_id} must be in the 'active' state. Current state "
+            f"is {row.lifecycle_stage}; restore it first."
         )
     return row
 

@@ -16,7 +16,7 @@ from slipway.store.search import PARAM, TAG
 from slipway.store.sql.experiments import active_experiment_row
 from slipway.store.sql.filters import order_terms
 from slipway.store.sql.locations import join_uri
-from slipway.store.sql.registry.lookups import logged_model_row
+from slipway.store.sql.registry.lookups import active_logged_model_row, logged_model_row
 from slipway.store.sql.registry.search import LOGGED_MODELS
 from slipway.store.sql.rows import key_values
 
@@ -90,7 +90,10 @@ def create(
 
 
 def delete_model(conn: Connection, model_id: str) -> None:
-    logged_model_row(conn, model_id)
+    """Mark the logged model deleted (a no-op if it already is)."""
+    row = logged_model_row(conn, model_id, allow_deleted=True)
+    if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+        return
     conn.execute(
         update(logged_models)
         .where(logged_models.c.model_id == model_id)
@@ -99,7 +102,7 @@ def delete_model(conn: Connection, model_id: str) -> None:
 
 
 def finalize(conn: Connection, model_id: str, status: LoggedModelStatus) -> LoggedModel:
-    logged_model_row(conn, model_id)
+    active_logged_model_row(conn, model_id)
     conn.execute(
         update(logged_models)
         .where(logged_models.c.model_id == model_id)
@@ -109,17 +112,17 @@ def finalize(conn: Connection, model_id: str, status: LoggedModelStatus) -> Logg
 
 
 def set_tags(conn: Connection, model_id: str, tags: dict[str, str]) -> None:
-    logged_model_row(conn, model_id)
+    active_logged_model_row(conn, model_id)
     _upsert(conn, logged_model_tags, model_id, tags)
 
 
 def log_params(conn: Connection, model_id: str, params: dict[str, str]) -> None:
-    logged_model_row(conn, model_id)
+    active_logged_model_row(conn, model_id)
     _upsert(conn, logged_model_params, model_id, params)
 
 
 def delete_tag(conn: Connection, model_id: str, key: str) -> None:
-    logged_model_row(conn, model_id)
+    active_logged_model_row(conn, model_id)
     where = (logged_model_tags.c.model_id == model_id, logged_model_tags.c.key == key)
     if not conn.execute(delete(logged_model_tags).where(*where)).rowcount:
         raise ResourceDoesNotExist(f"Logged model '{model_id}' has no tag '{key}'.")

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from slipway.entities import LifecycleStage, ModelUri, now_ms
-from slipway.errors import ResourceDoesNotExist
+from slipway.errors import InvalidState, ResourceDoesNotExist
 from slipway.store import schema
 from slipway.store.sql.registry.validation import validate_model_name
 from slipway.store.sql.rows import chunks
@@ -103,11 +103,21 @@ def resolve_version_row(conn: Connection, uri: ModelUri) -> tuple[Any, Any]:
 
 
 def logged_model_row(conn: Connection, model_id: str, allow_deleted: bool = False) -> Any:
-    """A logged model's row; a deleted one only with `allow_deleted`."""
+    """A logged model's row; a deleted one only with `allow_deleted` (reading a deleted
+    one is RESOURCE_DOES_NOT_EXIST, as in MLflow)."""
     logged_models = schema.logged_models
     row = conn.execute(select(logged_models).where(logged_models.c.model_id == model_id)).first()
     if row is None or (not allow_deleted and row.lifecycle_stage == LifecycleStage.DELETED.value):
         raise ResourceDoesNotExist(f"Logged model '{model_id}' does not exist.")
+    return row
+
+
+def active_logged_model_row(conn: Connection, model_id: str) -> Any:
+    """The row of a logged model to change: it must exist (else RESOURCE_DOES_NOT_EXIST)
+    and not be deleted (else INVALID_STATE)."""
+    row = logged_model_row(conn, model_id, allow_deleted=True)
+    if row.lifecycle_stage == LifecycleStage.DELETED.value:
+        raise InvalidState(f"Logged model '{model_id}' is deleted; it cannot be changed.")
     return row
 
 
@@ -121,6 +131,7 @@ def touch_model(conn: Connection, model: Any, now: int | None = None) -> None:
 
 
 __all__ = [
+    "active_logged_model_row",
     "alias_version",
     "aliases_of",
     "logged_model_row",
