@@ -246,8 +246,9 @@ class RestTrackingStore(TrackingStore):
                 f"log_metric_columns needs columns of equal length; got {len(keys)} keys, "
                 f"{n} values, {len(timestamps)} timestamps and {len(steps)} steps."
             )
+        as_metrics = zip(keys, values, timestamps, steps, strict=True)
         if not self._columnar:
-            self._columns_as_batches(run_id, keys, values, timestamps, steps)
+            self._log_batch_mlflow(run_id, [_metric(*m) for m in as_metrics], (), ())
             return
         columns = (
             list(keys),
@@ -262,7 +263,7 @@ class RestTrackingStore(TrackingStore):
             if not isinstance(exc, EndpointNotFound):
                 raise
             self._columnar = False  # an MLflow server: nothing was stored; use log-batch
-            self._columns_as_batches(run_id, keys, values, timestamps, steps)
+            self._log_batch_mlflow(run_id, [_metric(*m) for m in as_metrics], (), ())
 
     def _post_columns(
         self, run_id: str, columns: tuple[list[str], np.ndarray, np.ndarray, np.ndarray], start: int
@@ -286,20 +287,6 @@ class RestTrackingStore(TrackingStore):
         else:
             body["keys"] = chunk_keys
         self._post("/runs/log-metrics", body, prefix=SLIPWAY)
-
-    def _columns_as_batches(
-        self,
-        run_id: str,
-        keys: Sequence[str],
-        values: Sequence[float],
-        timestamps: Sequence[int],
-        steps: Sequence[int],
-    ) -> None:
-        metrics = [
-            Metric(k, float(v), int(t), int(s))
-            for k, v, t, s in zip(keys, values, timestamps, steps, strict=True)
-        ]
-        self._log_batch_mlflow(run_id, metrics, (), ())
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._post("/runs/delete-tag", {"run_id": run_id, "key": key})
@@ -360,6 +347,11 @@ class RestTrackingStore(TrackingStore):
 
     def close(self) -> None:
         """Nothing to release: the session belongs to whoever made it (see `shared_session`)."""
+
+
+def _metric(key: str, value: float, timestamp: int, step: int) -> Metric:
+    """A point of metric columns (NumPy scalars included) as a Metric."""
+    return Metric(key, float(value), int(timestamp), int(step))
 
 
 def _encode_values(values: np.ndarray) -> np.ndarray | list[float | str]:
