@@ -64,6 +64,23 @@ def _point(step_default: int | None) -> list[Column[Any]]:
     ]
 
 
+def _key_values(
+    name: str, owner: Column[Any], value: Column[Any] | None = None, *extra: Any, **options: Any
+) -> Table:
+    """A table of key/value rows (tags, params) of the row `owner` references; `value`
+    defaults to nullable text, `extra` adds indexes."""
+    return Table(
+        name,
+        metadata,
+        owner,
+        _key(),
+        Column("value", Text) if value is None else value,
+        PrimaryKeyConstraint(owner.name, "key"),
+        *extra,
+        **options,
+    )
+
+
 experiments = Table(
     "experiments",
     metadata,
@@ -75,13 +92,8 @@ experiments = Table(
     Column("last_update_time", BigInteger),
 )
 
-experiment_tags = Table(
-    "experiment_tags",
-    metadata,
-    _owner("experiment_id", Integer, "experiments.experiment_id"),
-    _key(),
-    Column("value", Text),
-    PrimaryKeyConstraint("experiment_id", "key"),
+experiment_tags = _key_values(
+    "experiment_tags", _owner("experiment_id", Integer, "experiments.experiment_id")
 )
 
 runs = Table(
@@ -100,24 +112,18 @@ runs = Table(
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
 )
 
-params = Table(
+params = _key_values(
     "params",
-    metadata,
     _owner("run_uuid", String(32), "runs.run_uuid"),
-    _key(),
     Column("value", String(6000), nullable=False),
-    PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_params_key_value", "key", "value"),
     **_CLUSTERED,
 )
 
-tags = Table(
+tags = _key_values(
     "tags",
-    metadata,
     _owner("run_uuid", String(32), "runs.run_uuid"),
-    _key(),
     Column("value", String(8000)),
-    PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_tags_key_value", "key", "value"),
     **_CLUSTERED,
 )
@@ -209,13 +215,8 @@ registered_models = Table(
     Column("last_version", Integer, nullable=False, default=0),
 )
 
-registered_model_tags = Table(
-    "registered_model_tags",
-    metadata,
-    _owner("registered_model_id", Integer, "registered_models.id"),
-    _key(),
-    Column("value", Text),
-    PrimaryKeyConstraint("registered_model_id", "key"),
+registered_model_tags = _key_values(
+    "registered_model_tags", _owner("registered_model_id", Integer, "registered_models.id")
 )
 
 model_versions = Table(
@@ -303,20 +304,12 @@ logged_models = Table(
     Index("ix_logged_models_source_run", "source_run_id"),
 )
 
-logged_model_tags = Table(
-    "logged_model_tags",
-    metadata,
-    _owner("model_id", String(64), "logged_models.model_id"),
-    _key(),
-    Column("value", Text),
-    PrimaryKeyConstraint("model_id", "key"),
+logged_model_tags = _key_values(
+    "logged_model_tags", _owner("model_id", String(64), "logged_models.model_id")
 )
 
-logged_model_params = Table(
+logged_model_params = _key_values(
     "logged_model_params",
-    metadata,
     _owner("model_id", String(64), "logged_models.model_id"),
-    _key(),
     Column("value", Text, nullable=False),
-    PrimaryKeyConstraint("model_id", "key"),
 )
