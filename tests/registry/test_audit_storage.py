@@ -10,7 +10,7 @@ from sqlalchemy.exc import DatabaseError
 
 from slipway.config import normalize_db_uri
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
-from slipway.store.sql_registry import SqlRegistryStore
+from slipway.store.sql import SqlRegistryStore
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,7 +1,13 @@
-"""Artifacts in a local folder or any fsspec filesystem (s3://, gs://, memory://, …)."""
+"""Artifacts in a local folder or any fsspec filesystem (s3://, gs://, memory://, …).
+
+On the local filesystem a path must also stay inside the root once symbolic links are
+resolved: a link inside the root that points outside it cannot be read, listed or
+written through (links that stay inside are fine).
+"""
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -10,7 +16,7 @@ import fsspec
 
 from slipway.artifacts.repository import ArtifactRepository, safe_artifact_path
 from slipway.entities import FileInfo
-from slipway.errors import MissingDependency, ResourceDoesNotExist
+from slipway.errors import InvalidParameterValue, MissingDependency, ResourceDoesNotExist
 
 _EXTRA_FOR_PROTOCOL = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "abfs": "azure"}
 
@@ -34,7 +40,21 @@ class FsspecArtifactRepository(ArtifactRepository):
 
     def _full(self, path: str) -> str:
         rel = safe_artifact_path(path)
-        return posixpath.join(self.root, rel) if rel else self.root
+        if not rel:
+            return self.root
+        full = posixpath.join(self.root, rel)
+        if self._local and not self._inside_root(full):
+            raise InvalidParameterValue(
+                f"Invalid artifact path {path!r}: it leads through a symbolic link to outside "
+                "the artifact root."
+            )
+        return full
+
+    def _inside_root(self, full: str) -> bool:
+        """Whether a local path, with its symbolic links resolved, is below the root."""
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(full)
+        return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
 
     def write_stream(self, path: str, chunks: Iterable[bytes]) -> None:
         full = self._full(path)
@@ -76,6 +96,8 @@ class FsspecArtifactRepository(ArtifactRepository):
             name = posixpath.basename(entry["name"].rstrip("/"))
             if name.endswith(".slipway-partial"):
                 continue
+            if self._local and not self._inside_root(entry["name"]):
+                continue  # a link out of the root: it cannot be read, so it is not listed
             child = f"{rel}/{name}" if rel else name
             is_dir = entry["type"] == "directory"
             out.append(FileInfo(child, is_dir, None if is_dir else int(entry.get("size") or 0)))

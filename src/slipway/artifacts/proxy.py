@@ -2,23 +2,23 @@
 
 The server owns the bucket or folder; clients need no storage credentials. Wire format
 is MLflow's: `PUT/GET/DELETE /api/2.0/mlflow-artifacts/artifacts/<path>` and
-`GET /api/2.0/mlflow-artifacts/artifacts?path=<dir>` for listings.
+`GET /api/2.0/mlflow-artifacts/artifacts?path=<dir>` for listings. Requests go through
+the same `RestSession` as the stores (`shared_session`): one keep-alive connection pool,
+auth and retries per server, and its typed errors. Uploads stream and are not retried;
+downloads stream.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 from urllib.parse import quote, urlparse
 
-import httpx
-import orjson
-
 from slipway.artifacts.repository import ArtifactRepository, safe_artifact_path
 from slipway.entities import FileInfo
-from slipway.errors import InvalidParameterValue, ResourceDoesNotExist, SlipwayError
+from slipway.errors import InvalidParameterValue, ServerUnavailable, SlipwayError
+from slipway.store.rest.session import RestSession, shared_session
 
 PROXY_SCHEME = "mlflow-artifacts:"
 API = "/api/2.0/mlflow-artifacts/artifacts"
@@ -27,11 +27,13 @@ API = "/api/2.0/mlflow-artifacts/artifacts"
 class ProxyArtifactRepository(ArtifactRepository):
     """An artifact root below a server's proxy; `prefix` is the path after the scheme."""
 
-    def __init__(self, root_uri: str, server_url: str, prefix: str) -> None:
+    def __init__(
+        self, root_uri: str, server_url: str, prefix: str, session: RestSession | None = None
+    ) -> None:
         super().__init__(root_uri)
-        self.server_url = server_url.rstrip("/")
+        self.session = session or shared_session(server_url)
+        self.server_url = self.session.base_url
         self.prefix = safe_artifact_path(prefix)
-        self._http = httpx.Client(timeout=httpx.Timeout(120.0, connect=10.0))
 
     @classmethod
     def from_uri(cls, uri: str, tracking_uri: str | None = None) -> ProxyArtifactRepository:
@@ -48,40 +50,24 @@ class ProxyArtifactRepository(ArtifactRepository):
                 )
         return cls(uri, server, parsed.path.lstrip("/"))
 
-    def _url(self, path: str = "") -> str:
-        rel = safe_artifact_path(path)
-        full = "/".join(p for p in (self.prefix, rel) if p)
-        return f"{self.server_url}{API}/{quote(full)}"
+    def _full(self, path: str) -> str:
+        """The checked path below the server's artifacts destination."""
+        return "/".join(p for p in (self.prefix, safe_artifact_path(path)) if p)
 
-    def _check(self, response: httpx.Response) -> httpx.Response:
-        if response.status_code < 400:
-            return response
-        try:
-            body = orjson.loads(response.read())
-            raise SlipwayError.from_error_code(body["error_code"], body["message"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            if response.status_code == 404:
-                raise ResourceDoesNotExist(f"No artifact at {response.url}.") from None
-            raise SlipwayError(
-                f"Artifact request {response.request.method} {response.url} failed "
-                f"with HTTP {response.status_code}."
-            ) from None
+    def _path(self, path: str) -> str:
+        return f"{API}/{quote(self._full(path))}"
 
     def write_stream(self, path: str, chunks: Iterable[bytes]) -> None:
-        self._check(self._http.put(self._url(path), content=_iterate(chunks)))
+        self.session.request("PUT", self._path(path), content=_iterate(chunks))
 
     def open(self, path: str) -> BinaryIO:
-        with self._http.stream("GET", self._url(path)) as response:
-            self._check(response)
-            return io.BytesIO(response.read())
+        return self.session.open(self._path(path))
 
     def list(self, path: str = "") -> list[FileInfo]:
         rel = safe_artifact_path(path)
-        full = "/".join(p for p in (self.prefix, rel) if p)
-        response = self._check(self._http.get(f"{self.server_url}{API}", params={"path": full}))
-        files = orjson.loads(response.content).get("files", [])
+        answer = self.session.call("GET", API, params={"path": self._full(rel)})
         out = []
-        for f in files:
+        for f in answer.get("files", []):
             child = f"{rel}/{f['path']}" if rel else f["path"]
             size = f.get("file_size")
             out.append(FileInfo(child, bool(f.get("is_dir")), None if size is None else int(size)))
@@ -95,16 +81,20 @@ class ProxyArtifactRepository(ArtifactRepository):
         if self.is_dir(path):
             return True
         try:
-            response = self._http.head(self._url(path))
-        except httpx.HTTPError:
+            self.session.request("HEAD", self._path(path))
+        except ServerUnavailable:
+            raise
+        except SlipwayError:  # the server answered: not there (or not a file it can serve)
             return False
-        return response.status_code < 400
+        return True
 
     def delete(self, path: str = "") -> None:
-        self._check(self._http.delete(self._url(path)))
+        self.session.request("DELETE", self._path(path))
 
 
 def _iterate(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks as a one-shot iterator: httpx streams it (and the session never retries
+    a body it cannot send twice)."""
     yield from chunks
 
 

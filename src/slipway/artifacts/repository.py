@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote
 
 from slipway.entities import FileInfo
 from slipway.errors import InvalidParameterValue
@@ -22,26 +23,49 @@ CHUNK_SIZE = 1 << 20
 def safe_artifact_path(path: str | None) -> str:
     """Normalise a relative artifact path; refuse `..`, absolute paths and drive letters.
 
-    Returns "" for the root. Backslashes are treated as separators so that a Windows
-    path cannot smuggle a `..` past the check.
+    Returns "" for the root. The guard sees a path as the storage will: already decoded
+    (the server's routes decode URLs before calling it), so a `%` is an ordinary
+    character and `a%2Fb` names one file. As a second line of defence, a path that would
+    step outside once percent-decoded again (`%2e%2e`, `..%2Fx`) is refused too, in case
+    some layer below decodes it. Backslashes count as separators, so a Windows path
+    cannot smuggle a `..` past the check; NUL bytes are refused.
     """
     if path is None:
         return ""
-    raw = str(path).replace("\\", "/")
+    text = str(path)
+    parts = _checked_parts(text, path)
+    decoded = _fully_unquoted(text)
+    if decoded != text:
+        _checked_parts(decoded, path)
+    return "/".join(parts)
+
+
+def _checked_parts(text: str, shown: object) -> list[str]:
+    raw = text.replace("\\", "/")
     if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
         raise InvalidParameterValue(
-            f"Invalid artifact path {path!r}: it must be relative to the artifact root, "
+            f"Invalid artifact path {shown!r}: it must be relative to the artifact root, "
             "not an absolute path."
         )
     parts = [p for p in raw.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise InvalidParameterValue(
-            f"Invalid artifact path {path!r}: '..' segments are not allowed; "
+            f"Invalid artifact path {shown!r}: '..' segments are not allowed; "
             "use a path below the artifact root."
         )
     if any("\x00" in p for p in parts):
-        raise InvalidParameterValue(f"Invalid artifact path {path!r}: it contains a NUL byte.")
-    return "/".join(parts)
+        raise InvalidParameterValue(f"Invalid artifact path {shown!r}: it contains a NUL byte.")
+    return parts
+
+
+def _fully_unquoted(text: str) -> str:
+    """`text` percent-decoded until nothing changes (a few rounds at most)."""
+    for _ in range(5):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 def join_artifact_path(*parts: str | None) -> str:

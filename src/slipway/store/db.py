@@ -20,7 +20,13 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from slipway.errors import DatabaseLocked, InvalidParameterValue, InvalidState, ServerUnreachable
+from slipway.errors import (
+    DatabaseLocked,
+    InvalidParameterValue,
+    InvalidState,
+    MissingDependency,
+    ServerUnreachable,
+)
 
 T = TypeVar("T")
 
@@ -58,8 +64,6 @@ def create_engine_for(db_uri: str) -> Engine:
         try:
             return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
         except ModuleNotFoundError:
-            from slipway.errors import MissingDependency
-
             raise MissingDependency(
                 "PostgreSQL needs the psycopg driver: pip install 'slipway[postgres]'."
             ) from None
@@ -155,8 +159,8 @@ def run_in_transaction(engine: Engine, fn: Callable[[Connection], T], *, write: 
 def run_in_cursor_transaction(engine: Engine, fn: Callable[[Any], T], *, write: bool = True) -> T:
     """`run_in_transaction` for `fn(cursor)` on the bare driver connection.
 
-    For the few statements every run makes (create, log, end): an SQLAlchemy `Connection`
-    costs about 20 µs of events and bookkeeping per transaction, as much as SQLite's own
+    For the few statements every run makes (create, log, end): an SQLAlchemy
+    `Connection`'s events and bookkeeping per transaction cost as much as SQLite's own
     work. Same locking (`BEGIN IMMEDIATE` for SQLite writes), same commit-before-return,
     same retries; `fn` gets a DBAPI cursor and writes SQL in the driver's paramstyle.
     """
@@ -230,40 +234,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     migration lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: an advisory lock), and checks
     again under the lock, since another process may have migrated in the meantime.
     """
-    from alembic import command
-    from alembic.util.exc import CommandError
-
     target = head_revision() if revision == "head" else revision
     try:
         if current_revision(engine) == target:
             return
     except OperationalError:
         pass  # e.g. the file is being created by another process; decide under the lock
-
-    def _migrate(conn: Connection) -> None:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_ID})")
-        from alembic.runtime.migration import MigrationContext
-
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current == target:
-            return
-        if current is None and inspect(conn).has_table("experiments"):
-            raise InvalidState(
-                f"The database {engine.url.render_as_string(hide_password=True)} already has "
-                "an 'experiments' table but no slipway schema version: it was not created "
-                "by slipway. Point slipway at a new database."
-            )
-        try:
-            command.upgrade(_alembic_config(conn), target)
-        except CommandError as exc:
-            raise InvalidState(
-                f"Cannot migrate the database from revision {current!r} to {target!r}: {exc}. "
-                "It may have been written by a newer slipway; upgrade slipway."
-            ) from None
-
     try:
-        run_in_transaction(engine, _migrate)
+        run_in_transaction(engine, lambda conn: _upgrade_locked(conn, target))
     except OperationalError as exc:
         where = engine.url.render_as_string(hide_password=True)
         reason = exc.orig if exc.orig is not None else exc
@@ -278,16 +256,47 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         ) from None
 
 
+def _upgrade_locked(conn: Connection, target: str) -> None:
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.util.exc import CommandError
+
+    _lock_migrations(conn)
+    current = MigrationContext.configure(conn).get_current_revision()
+    if current == target:
+        return
+    if current is None and inspect(conn).has_table("experiments"):
+        raise InvalidState(
+            f"The database {conn.engine.url.render_as_string(hide_password=True)} already "
+            "has an 'experiments' table but no slipway schema version: it was not created "
+            "by slipway. Point slipway at a new database."
+        )
+    try:
+        command.upgrade(_alembic_config(conn), target)
+    except CommandError as exc:
+        raise InvalidState(
+            f"Cannot migrate the database from revision {current!r} to {target!r}: {exc}. "
+            "It may have been written by a newer slipway; upgrade slipway."
+        ) from None
+
+
 def downgrade(engine: Engine, revision: str) -> None:
     """Step the schema back to `revision` ("base" drops everything); for tests and rescue."""
+    run_in_transaction(engine, lambda conn: _downgrade_locked(conn, revision))
+
+
+def _downgrade_locked(conn: Connection, revision: str) -> None:
     from alembic import command
 
-    def _migrate(conn: Connection) -> None:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_ID})")
-        command.downgrade(_alembic_config(conn), revision)
+    _lock_migrations(conn)
+    command.downgrade(_alembic_config(conn), revision)
 
-    run_in_transaction(engine, _migrate)
+
+def _lock_migrations(conn: Connection) -> None:
+    """PostgreSQL: hold the migration lock until the transaction ends (SQLite's
+    `BEGIN IMMEDIATE` already excludes other writers)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK_ID})")
 
 
 __all__ = [

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from slipway import config
+from slipway.config import (
+    default_artifact_root,
+    default_tracking_uri,
+    is_rest_uri,
+    normalize_db_uri,
+)
 from slipway.store.interface import RegistryStore, TrackingStore
 
 
@@ -12,16 +17,14 @@ def open_tracking_store(uri: str | None = None, artifact_root: str | None = None
     `artifact_root` is where new experiments put artifacts when the SQL store is used
     in-process; a server decides that itself.
     """
-    uri = uri or config.default_tracking_uri()
-    if config.is_rest_uri(uri):
+    uri = uri or default_tracking_uri()
+    if is_rest_uri(uri):
         from slipway.store.rest import RestTrackingStore
 
         return RestTrackingStore(uri)
     from slipway.store.sql import SqlTrackingStore
 
-    return SqlTrackingStore(
-        config.normalize_db_uri(uri), artifact_root or config.default_artifact_root()
-    )
+    return SqlTrackingStore(normalize_db_uri(uri), artifact_root or default_artifact_root())
 
 
 def open_registry_store(
@@ -37,14 +40,14 @@ def open_registry_store(
     is accepted for symmetry with `open_tracking_store`: logged models take their
     location from their experiment.
     """
-    uri = uri or config.default_tracking_uri()
-    if config.is_rest_uri(uri):
-        from slipway.store.rest_registry import RestRegistryStore
+    uri = uri or default_tracking_uri()
+    if is_rest_uri(uri):
+        from slipway.store.rest import RestRegistryStore
 
         return RestRegistryStore(uri, session=getattr(tracking_store, "session", None))
-    from slipway.store.sql_registry import SqlRegistryStore
+    from slipway.store.sql import SqlRegistryStore
 
     engine = getattr(tracking_store, "engine", None)
     if engine is not None:
         return SqlRegistryStore(engine=engine)
-    return SqlRegistryStore(config.normalize_db_uri(uri))
+    return SqlRegistryStore(normalize_db_uri(uri))

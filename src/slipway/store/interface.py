@@ -1,7 +1,7 @@
 """The metadata store's interface: one abstract class per concern.
 
-Two transports implement it: `slipway.store.sql.SqlTrackingStore` (in-process, SQLite or
-PostgreSQL) and `slipway.store.rest.RestTrackingStore` (talks to `slipway server`). The
+Two transports implement it: `slipway.store.sql` (in-process, SQLite or PostgreSQL) and
+`slipway.store.rest` (talks to `slipway server`). The
 `Client` never knows which one it holds; the test suite runs the same tests over both.
 
 Ids are strings everywhere (experiment ids are decimal strings, run ids 32 hex chars);
@@ -408,6 +408,26 @@ class RegistryStore(ABC):
     def get_audit_events(self, name: str) -> list[AuditEvent]:
         """Every recorded change of a model (also after it was renamed or deleted), oldest
         first. There is deliberately no way to edit or delete events."""
+
+    @abstractmethod
+    def append_audit_event(
+        self,
+        model_name: str,
+        action: str,
+        version: int | None = None,
+        reason: str | None = None,
+        field: str | None = None,
+        old_value: str | None = None,
+        new_value: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        """Record something that happened to a model outside the registry (a deployment,
+        a rollback of serving traffic) in its audit trail, and return the event.
+
+        `action` is a lowercase snake_case word (`deployed`), not one of the actions the
+        registry records itself; an unknown model is RESOURCE_DOES_NOT_EXIST.
+        """
 
     # --- MLflow 3 logged models --------------------------------------------------------
     @abstractmethod

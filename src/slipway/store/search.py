@@ -12,8 +12,9 @@ double quotes; string values in single or double quotes; numbers may be negative
 scientific. Every syntax or type error raises `InvalidFilter` naming the problem and its
 0-based character position.
 
-This module only parses. `slipway.store.sql` compiles the AST to SQL, so the grammar can be
-tested (and reused by other stores) without a database.
+This module only parses. `slipway.store.sql.filters` compiles a comparison to SQL (the
+searches that use it, `run_search`, `experiments` and the registry's, sit with their
+code), so the grammar can be tested (and reused by other stores) without a database.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from slipway.store.interface import (
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
     RegistryStore,
 )
-from slipway.store.rest_registry import ACTOR_HEADER
+from slipway.store.rest import ACTOR_HEADER
 
 router = APIRouter()
 slipway_router = APIRouter()

@@ -1,4 +1,5 @@
-"""slipway's own API extensions under `/api/2.0/slipway`: bulk logging.
+"""slipway's own API extensions under `/api/2.0/slipway`: bulk logging, and appending
+events to a model's audit trail.
 
 MLflow's log-batch takes at most 1000 metrics per request, each an object; logging a
 million points that way is a thousand requests and a million dicts. The columnar endpoint
@@ -22,9 +23,11 @@ from slipway.server.protocol import (
     Store,
     as_float,
     empty_response,
+    json_response,
     parse_json_object,
     parse_metric,
 )
+from slipway.server.routes.mlflow_registry import Actor, Registry, RegistryFields
 
 router = APIRouter()
 
@@ -69,6 +72,26 @@ def log_batch_unlimited(fields: RequestFields, store: Store) -> Response:
         tags=[Tag(k, v) for k, v in fields.key_values("tags")],
     )
     return empty_response()
+
+
+@router.post("/registry/audit-events/create")
+def create_audit_event(fields: RegistryFields, store: Registry, who: Actor) -> Response:
+    """Append an event about a model to its audit trail (e.g. "deployed" by serving).
+
+    Body (JSON object): `model_name`, `action` (a lowercase snake_case word), and optional
+    `version`, `reason`, `field`, `old_value`, `new_value`. Answers `{"event": {...}}`.
+    """
+    event = store.append_audit_event(
+        fields.string("model_name", required=True),  # type: ignore[arg-type]
+        fields.string("action", required=True),  # type: ignore[arg-type]
+        version=fields.integer("version", minimum=1),
+        reason=fields.string("reason"),
+        field=fields.string("field"),
+        old_value=fields.string("old_value"),
+        new_value=fields.string("new_value"),
+        actor=who,
+    )
+    return json_response({"event": event.to_dict()})
 
 
 def parse_metric_columns(

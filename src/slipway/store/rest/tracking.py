@@ -1,28 +1,19 @@
-"""The `TrackingStore` over HTTP: talks to `slipway server` (or any MLflow server).
+"""`RestTrackingStore`: the `TrackingStore` over HTTP, for `slipway server` (or any MLflow
+server).
 
 Every call is the MLflow REST protocol, except bulk metric logging, which uses slipway's
 columnar endpoint (`/api/2.0/slipway/runs/log-metrics`) and falls back to MLflow's
-log-batch when the server does not have it. Server errors come back as the same typed
-`SlipwayError`s the in-process store raises.
-
-`RestSession` is the HTTP layer (one keep-alive `httpx.Client`, retries, auth, error
-decoding); the artifact proxy client can share it.
+log-batch when the server does not have it. Server errors come back (through the
+session) as the same typed `SlipwayError`s the in-process store raises.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import numpy as np
-import orjson
 
-from slipway import __version__
 from slipway.entities import (
     DatasetInput,
     Experiment,
@@ -39,8 +30,6 @@ from slipway.errors import (
     EndpointNotFound,
     InvalidParameterValue,
     ResourceDoesNotExist,
-    ServerUnavailable,
-    ServerUnreachable,
     SlipwayError,
 )
 from slipway.store.interface import (
@@ -51,203 +40,18 @@ from slipway.store.interface import (
     SEARCH_MAX_RESULTS_DEFAULT,
     TrackingStore,
 )
+from slipway.store.rest.protocol import MLFLOW, SLIPWAY, key_values, paged
+from slipway.store.rest.session import RestSession, shared_session
 
-TOKEN_ENV = "SLIPWAY_TRACKING_TOKEN"
-USERNAME_ENV = "SLIPWAY_TRACKING_USERNAME"
-PASSWORD_ENV = "SLIPWAY_TRACKING_PASSWORD"
-
-MLFLOW = "/api/2.0/mlflow"
-SLIPWAY = "/api/2.0/slipway"
-COLUMN_CHUNK = 50_000  # metric points per columnar request (~2 MB of JSON)
-
-_RETRY_STATUS = frozenset({429, 503})
-_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-_JSON_HEADERS = {"Content-Type": "application/json"}
-_MAX_CACHED_URLS = 1024
-
-
-class RestSession:
-    """HTTP to one server: keep-alive, retries of refused/unsent requests, typed errors.
-
-    Retried: connection failures (the request never reached the server), 429 and 503
-    (the server refused it), and read failures of idempotent requests. A 4xx is never
-    retried: it is the caller's mistake and is raised as its `SlipwayError`.
-    """
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: float = 120.0,
-        connect_timeout: float = 10.0,
-        max_retries: int = 5,
-        backoff: float = 0.1,
-        token: str | None = None,
-    ) -> None:
-        parts = urlsplit(base_url)
-        auth = None
-        if parts.username:
-            auth = httpx.BasicAuth(parts.username, parts.password or "")
-            parts = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
-        elif os.environ.get(USERNAME_ENV):
-            auth = httpx.BasicAuth(os.environ[USERNAME_ENV], os.environ.get(PASSWORD_ENV, ""))
-        self.base_url = urlunsplit(parts).rstrip("/")
-        headers = {"User-Agent": f"slipway/{__version__}"}
-        token = token or os.environ.get(TOKEN_ENV)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.client = httpx.Client(
-            base_url=self.base_url,
-            auth=auth,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-        )
-        self._urls: dict[str, httpx.URL] = {}
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        content: bytes | Iterable[bytes] | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """Send one request (retrying as described) and return a successful response.
-
-        A streamed body (an iterable of chunks, e.g. an artifact upload) cannot be sent
-        twice, so such a request is never retried.
-        """
-        response = self._send(method, path, params=params, content=content, headers=headers)
-        if response.status_code >= 400:
-            raise self.error_from(response)
-        return response
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """A JSON API call: `body` is sent as JSON, the JSON answer is returned."""
-        content = None if body is None else orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
-        response = self.request(
-            method,
-            path,
-            params=params,
-            content=content,
-            headers=_JSON_HEADERS if content is not None else None,
-        )
-        if not response.content:
-            return {}
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise SlipwayError(
-                f"{method} {self.base_url}{path} answered with something that is not JSON; "
-                "is this URL a slipway (or MLflow) server?"
-            ) from None
-
-    @contextmanager
-    def stream(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
-    ) -> Iterator[httpx.Response]:
-        """A streamed response (downloads); errors are raised before the body is read."""
-        try:
-            with self.client.stream(method, path, params=params) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise self.error_from(response)
-                yield response
-        except httpx.TransportError as exc:
-            raise self._unavailable(method, path, exc) from None
-
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None,
-        content: bytes | Iterable[bytes] | None,
-        headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
-        max_retries = self.max_retries if content is None or isinstance(content, bytes) else 0
-        url = self._url(path)
-        attempt = 0
-        while True:
-            try:
-                response = self.client.request(
-                    method, url, params=params, content=content, headers=headers
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                failure: Exception = exc
-            except (httpx.ReadError, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
-                if method not in _IDEMPOTENT:
-                    raise self._unavailable(method, path, exc) from None
-                failure = exc
-            except httpx.TransportError as exc:
-                raise self._unavailable(method, path, exc) from None
-            else:
-                if response.status_code not in _RETRY_STATUS or attempt >= max_retries:
-                    return response
-                failure = self.error_from(response)
-                retry_after = response.headers.get("Retry-After", "")
-                if retry_after.isdigit():
-                    time.sleep(min(float(retry_after), 10.0))
-            if attempt >= max_retries:
-                if isinstance(failure, SlipwayError):
-                    raise failure
-                raise self._unavailable(method, path, failure) from None
-            time.sleep(self.backoff * (2**attempt))
-            attempt += 1
-
-    def _url(self, path: str) -> httpx.URL:
-        """The absolute URL of `path` below the base URL, cached: httpx would parse and join
-        a relative path again on every request (tens of µs of a call's ~200 µs in httpx)."""
-        url = self._urls.get(path)
-        if url is None:
-            if len(self._urls) >= _MAX_CACHED_URLS:
-                self._urls.clear()
-            url = self._urls[path] = self.client.build_request("GET", path).url
-        return url
-
-    def _unavailable(self, method: str, path: str, exc: Exception) -> ServerUnreachable:
-        return ServerUnreachable(
-            f"{method} {self.base_url}{path} failed: {exc.__class__.__name__}: "
-            f"{exc or 'no detail'}. Is `slipway server` running at {self.base_url}?"
-        )
-
-    def error_from(self, response: httpx.Response) -> SlipwayError:
-        """The typed error an error response carries (MLflow's error JSON body)."""
-        try:
-            body = orjson.loads(response.content)
-            return SlipwayError.from_error_code(str(body["error_code"]), str(body["message"]))
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            pass
-        request = response.request
-        where = f"{request.method} {request.url}"
-        if response.status_code == 404:
-            return EndpointNotFound(
-                f"{where}: no such endpoint (HTTP 404); is this a slipway server?"
-            )
-        if response.status_code == 503:
-            return ServerUnavailable(f"{where}: the server is temporarily unavailable (HTTP 503).")
-        text = response.text[:200].strip()
-        return SlipwayError(f"{where} failed with HTTP {response.status_code}: {text}")
-
-    def close(self) -> None:
-        self.client.close()
+COLUMN_CHUNK = 50_000  # metric points per columnar request (about 2 MB of JSON)
 
 
 class RestTrackingStore(TrackingStore):
     """The tracking store behind a `slipway server` URL."""
 
     def __init__(self, base_url: str, session: RestSession | None = None) -> None:
-        self.session = session or RestSession(base_url)
+        """Talk to `base_url` through `session`, else the process's shared session to it."""
+        self.session = session or shared_session(base_url)
         self._columnar = True  # False once the server turned out not to have the endpoint
 
     @property
@@ -264,7 +68,7 @@ class RestTrackingStore(TrackingStore):
     def create_experiment(
         self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
     ) -> str:
-        body: dict[str, Any] = {"name": name, "tags": _tag_list(tags)}
+        body: dict[str, Any] = {"name": name, "tags": key_values(tags)}
         if artifact_location:
             body["artifact_location"] = artifact_location
         return str(self._post("/experiments/create", body)["experiment_id"])
@@ -297,11 +101,7 @@ class RestTrackingStore(TrackingStore):
             body["filter"] = filter_string
         if page_token:
             body["page_token"] = page_token
-        answer = self._post("/experiments/search", body)
-        return PagedList(
-            [Experiment.from_dict(e) for e in answer.get("experiments", [])],
-            answer.get("next_page_token") or None,
-        )
+        return paged(self._post("/experiments/search", body), "experiments", Experiment.from_dict)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._post("/experiments/delete", {"experiment_id": str(experiment_id)})
@@ -338,7 +138,7 @@ class RestTrackingStore(TrackingStore):
             "experiment_id": str(experiment_id),
             "user_id": user_id,
             "start_time": start_time,
-            "tags": _tag_list(tags),
+            "tags": key_values(tags),
         }
         if run_name:
             body["run_name"] = run_name
@@ -437,8 +237,8 @@ class RestTrackingStore(TrackingStore):
     ) -> None:
         """Columnar requests of `COLUMN_CHUNK` points, each one transaction.
 
-        Chunks go one after another: concurrent writers to one SQLite database only wait
-        on each other's locks (measured: half the throughput).
+        Chunks go one after another: concurrent writers to one SQLite database would only
+        wait on each other's locks.
         """
         n = len(values)
         if not (len(keys) == len(timestamps) == len(steps) == n):
@@ -446,8 +246,9 @@ class RestTrackingStore(TrackingStore):
                 f"log_metric_columns needs columns of equal length; got {len(keys)} keys, "
                 f"{n} values, {len(timestamps)} timestamps and {len(steps)} steps."
             )
+        as_metrics = zip(keys, values, timestamps, steps, strict=True)
         if not self._columnar:
-            self._columns_as_batches(run_id, keys, values, timestamps, steps)
+            self._log_batch_mlflow(run_id, [_metric(*m) for m in as_metrics], (), ())
             return
         columns = (
             list(keys),
@@ -462,7 +263,7 @@ class RestTrackingStore(TrackingStore):
             if not isinstance(exc, EndpointNotFound):
                 raise
             self._columnar = False  # an MLflow server: nothing was stored; use log-batch
-            self._columns_as_batches(run_id, keys, values, timestamps, steps)
+            self._log_batch_mlflow(run_id, [_metric(*m) for m in as_metrics], (), ())
 
     def _post_columns(
         self, run_id: str, columns: tuple[list[str], np.ndarray, np.ndarray, np.ndarray], start: int
@@ -486,20 +287,6 @@ class RestTrackingStore(TrackingStore):
         else:
             body["keys"] = chunk_keys
         self._post("/runs/log-metrics", body, prefix=SLIPWAY)
-
-    def _columns_as_batches(
-        self,
-        run_id: str,
-        keys: Sequence[str],
-        values: Sequence[float],
-        timestamps: Sequence[int],
-        steps: Sequence[int],
-    ) -> None:
-        metrics = [
-            Metric(k, float(v), int(t), int(s))
-            for k, v, t, s in zip(keys, values, timestamps, steps, strict=True)
-        ]
-        self._log_batch_mlflow(run_id, metrics, (), ())
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._post("/runs/delete-tag", {"run_id": run_id, "key": key})
@@ -525,11 +312,7 @@ class RestTrackingStore(TrackingStore):
             params["max_results"] = max_results
             if page_token:
                 params["page_token"] = page_token
-            answer = self._get("/metrics/get-history", params)
-            return PagedList(
-                [Metric.from_dict(m) for m in answer.get("metrics", [])],
-                answer.get("next_page_token") or None,
-            )
+            return paged(self._get("/metrics/get-history", params), "metrics", Metric.from_dict)
         params["max_results"] = METRIC_HISTORY_MAX_RESULTS
         out: list[Metric] = []
         token = page_token
@@ -560,18 +343,15 @@ class RestTrackingStore(TrackingStore):
         }
         if page_token:
             body["page_token"] = page_token
-        answer = self._post("/runs/search", body)
-        return PagedList(
-            [Run.from_dict(r) for r in answer.get("runs", [])],
-            answer.get("next_page_token") or None,
-        )
+        return paged(self._post("/runs/search", body), "runs", Run.from_dict)
 
     def close(self) -> None:
-        self.session.close()
+        """Nothing to release: the session belongs to whoever made it (see `shared_session`)."""
 
 
-def _tag_list(tags: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    return [{"key": k, "value": str(v)} for k, v in (tags or {}).items()]
+def _metric(key: str, value: float, timestamp: int, step: int) -> Metric:
+    """A point of metric columns (NumPy scalars included) as a Metric."""
+    return Metric(key, float(value), int(timestamp), int(step))
 
 
 def _encode_values(values: np.ndarray) -> np.ndarray | list[float | str]:
@@ -585,4 +365,4 @@ def _encode_values(values: np.ndarray) -> np.ndarray | list[float | str]:
     return out
 
 
-__all__ = ["COLUMN_CHUNK", "RestSession", "RestTrackingStore"]
+__all__ = ["COLUMN_CHUNK", "RestTrackingStore"]

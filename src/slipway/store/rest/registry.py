@@ -1,6 +1,7 @@
-"""The `RegistryStore` over HTTP: the MLflow registry and logged-model routes of a server.
+"""`RestRegistryStore`: the `RegistryStore` over HTTP, the MLflow registry and
+logged-model routes of a server.
 
-Gated promotion, alias rollback and the audit history use slipway's own routes under
+Gated promotion, alias rollback and the audit trail use slipway's own routes under
 `/api/2.0/slipway/`. The acting user (`slipway.config.current_user()`, or the `actor`
 argument) travels in the `X-Slipway-User` header so the server's audit trail names them;
 `reason` and `force` travel as extra JSON fields that an MLflow server ignores.
@@ -12,9 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
-from slipway import config
+from slipway.config import current_user
 from slipway.entities import (
     AuditEvent,
     GateCondition,
@@ -31,29 +30,21 @@ from slipway.store.interface import (
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT,
     RegistryStore,
 )
-from slipway.store.rest import MLFLOW, SLIPWAY, RestSession
+from slipway.store.rest.protocol import MLFLOW, SLIPWAY, key_values, paged, without_none
+from slipway.store.rest.session import RestSession, shared_session
 
 ACTOR_HEADER = "X-Slipway-User"
-
-
-def _tags(tags: dict[str, str] | None) -> list[dict[str, str]]:
-    return [{"key": k, "value": v} for k, v in (tags or {}).items()]
-
-
-def _drop_none(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
 
 
 class RestRegistryStore(RegistryStore):
     """The registry behind a `slipway server` (or MLflow server) URL."""
 
     def __init__(self, base_url: str, session: RestSession | None = None) -> None:
-        self.session = session or RestSession(base_url)
-        self._owns_session = session is None
+        """Talk to `base_url` through `session`, else the process's shared session to it."""
+        self.session = session or shared_session(base_url)
 
     def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
+        """Nothing to release: the session belongs to whoever made it (see `shared_session`)."""
 
     def _call(
         self,
@@ -65,16 +56,13 @@ class RestRegistryStore(RegistryStore):
         actor: str | None = None,
         prefix: str = MLFLOW,
     ) -> dict[str, Any]:
-        headers = {ACTOR_HEADER: actor or config.current_user()}
-        content = None
-        if body is not None:
-            content = orjson.dumps(_drop_none(body))
-            headers["Content-Type"] = "application/json"
-        query = None if params is None else _drop_none(params)
-        response = self.session.request(
-            method, prefix + path, params=query, content=content, headers=headers
+        return self.session.call(
+            method,
+            prefix + path,
+            None if body is None else without_none(body),
+            None if params is None else without_none(params),
+            headers={ACTOR_HEADER: actor or current_user()},
         )
-        return orjson.loads(response.content) if response.content else {}
 
     # --- registered models -------------------------------------------------------------
     def create_registered_model(
@@ -85,7 +73,7 @@ class RestRegistryStore(RegistryStore):
         *,
         actor: str | None = None,
     ) -> RegisteredModel:
-        body = {"name": name, "tags": _tags(tags), "description": description}
+        body = {"name": name, "tags": key_values(tags), "description": description}
         answer = self._call("POST", "/registered-models/create", body, actor=actor)
         return RegisteredModel.from_dict(answer["registered_model"])
 
@@ -107,8 +95,7 @@ class RestRegistryStore(RegistryStore):
             "page_token": page_token,
         }
         answer = self._call("GET", "/registered-models/search", params=params)
-        items = [RegisteredModel.from_dict(m) for m in answer.get("registered_models", [])]
-        return PagedList(items, answer.get("next_page_token") or None)
+        return paged(answer, "registered_models", RegisteredModel.from_dict)
 
     def rename_registered_model(
         self, name: str, new_name: str, *, actor: str | None = None
@@ -197,7 +184,7 @@ class RestRegistryStore(RegistryStore):
             "name": name,
             "source": source,
             "run_id": run_id,
-            "tags": _tags(tags),
+            "tags": key_values(tags),
             "run_link": run_link,
             "description": description,
             "model_id": model_id,
@@ -263,8 +250,7 @@ class RestRegistryStore(RegistryStore):
             "page_token": page_token,
         }
         answer = self._call("GET", "/model-versions/search", params=params)
-        items = [ModelVersion.from_dict(v) for v in answer.get("model_versions", [])]
-        return PagedList(items, answer.get("next_page_token") or None)
+        return paged(answer, "model_versions", ModelVersion.from_dict)
 
     def get_model_version_download_uri(self, name: str, version: int) -> str:
         params = {"name": name, "version": str(version)}
@@ -316,6 +302,32 @@ class RestRegistryStore(RegistryStore):
         )
         return [AuditEvent.from_dict(e) for e in answer.get("events", [])]
 
+    def append_audit_event(
+        self,
+        model_name: str,
+        action: str,
+        version: int | None = None,
+        reason: str | None = None,
+        field: str | None = None,
+        old_value: str | None = None,
+        new_value: str | None = None,
+        *,
+        actor: str | None = None,
+    ) -> AuditEvent:
+        body = {
+            "model_name": model_name,
+            "action": action,
+            "version": None if version is None else str(version),
+            "reason": reason,
+            "field": field,
+            "old_value": old_value,
+            "new_value": new_value,
+        }
+        answer = self._call(
+            "POST", "/registry/audit-events/create", body, actor=actor, prefix=SLIPWAY
+        )
+        return AuditEvent.from_dict(answer["event"])
+
     # --- MLflow 3 logged models --------------------------------------------------------
     @staticmethod
     def _model_path(model_id: str, suffix: str = "") -> str:
@@ -334,8 +346,8 @@ class RestRegistryStore(RegistryStore):
             "experiment_id": str(experiment_id),
             "name": name,
             "source_run_id": source_run_id,
-            "tags": _tags(tags),
-            "params": _tags(params),
+            "tags": key_values(tags),
+            "params": key_values(params),
             "model_type": model_type,
         }
         return LoggedModel.from_dict(self._call("POST", "/logged-models", body)["model"])
@@ -353,13 +365,13 @@ class RestRegistryStore(RegistryStore):
         return LoggedModel.from_dict(self._call("PATCH", self._model_path(model_id), body)["model"])
 
     def set_logged_model_tags(self, model_id: str, tags: dict[str, str]) -> None:
-        self._call("PATCH", self._model_path(model_id, "/tags"), {"tags": _tags(tags)})
+        self._call("PATCH", self._model_path(model_id, "/tags"), {"tags": key_values(tags)})
 
     def delete_logged_model_tag(self, model_id: str, key: str) -> None:
         self._call("DELETE", self._model_path(model_id, f"/tags/{quote(key, safe='')}"))
 
     def log_logged_model_params(self, model_id: str, params: dict[str, str]) -> None:
-        body = {"model_id": model_id, "params": _tags(params)}
+        body = {"model_id": model_id, "params": key_values(params)}
         self._call("POST", self._model_path(model_id, "/params"), body)
 
     def search_logged_models(
@@ -378,8 +390,7 @@ class RestRegistryStore(RegistryStore):
             "page_token": page_token,
         }
         answer = self._call("POST", "/logged-models/search", body)
-        items = [LoggedModel.from_dict(m) for m in answer.get("models", [])]
-        return PagedList(items, answer.get("next_page_token") or None)
+        return paged(answer, "models", LoggedModel.from_dict)
 
 
 __all__ = ["ACTOR_HEADER", "RestRegistryStore"]

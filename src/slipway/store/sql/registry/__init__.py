@@ -1,0 +1,1 @@
+"""The model registry on SQL, by concern; `SqlRegistryStore` (store.py) is its facade."""
