@@ -119,3 +119,8 @@ class FsspecArtifactRepository(ArtifactRepository):
 def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+__all__ = [
+    "FsspecArtifactRepository",
+]

@@ -142,3 +142,11 @@ class ArtifactRepository(ABC):
             for chunk in iter(lambda: src.read(CHUNK_SIZE), b""):
                 out.write(chunk)
         return str(target)
+
+
+__all__ = [
+    "ArtifactRepository",
+    "CHUNK_SIZE",
+    "join_artifact_path",
+    "safe_artifact_path",
+]

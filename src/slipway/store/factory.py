@@ -51,3 +51,9 @@ def open_registry_store(
     if engine is not None:
         return SqlRegistryStore(engine=engine)
     return SqlRegistryStore(normalize_db_uri(uri))
+
+
+__all__ = [
+    "open_registry_store",
+    "open_tracking_store",
+]

@@ -502,3 +502,28 @@ def validate_alias(alias: Any) -> str:
             "Invalid alias 'latest': it is reserved (models:/name/latest is the newest version)."
         )
     return alias
+
+
+__all__ = [
+    "MAX_ALIAS_LENGTH",
+    "MAX_BATCH_LOG_REQUEST_SIZE",
+    "MAX_ENTITY_KEY_LENGTH",
+    "MAX_EXPERIMENT_NAME_LENGTH",
+    "MAX_METRICS_PER_BATCH",
+    "MAX_PARAMS_TAGS_PER_BATCH",
+    "MAX_PARAM_VAL_LENGTH",
+    "MAX_REGISTERED_MODEL_NAME_LENGTH",
+    "MAX_REGISTRY_TAG_VALUE_LENGTH",
+    "MAX_TAG_VAL_LENGTH",
+    "METRIC_HISTORY_MAX_RESULTS",
+    "RegistryStore",
+    "SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT",
+    "SEARCH_MAX_RESULTS_DEFAULT",
+    "SEARCH_MAX_RESULTS_THRESHOLD",
+    "SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT",
+    "SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD",
+    "SEARCH_REGISTERED_MODEL_MAX_RESULTS_DEFAULT",
+    "SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD",
+    "TrackingStore",
+    "validate_alias",
+]

@@ -313,3 +313,28 @@ logged_model_params = _key_values(
     _owner("model_id", String(64), "logged_models.model_id"),
     Column("value", Text, nullable=False),
 )
+
+
+__all__ = [
+    "audit_events",
+    "datasets",
+    "experiment_tags",
+    "experiments",
+    "input_tags",
+    "inputs",
+    "latest_metrics",
+    "logged_model_params",
+    "logged_model_tags",
+    "logged_models",
+    "metadata",
+    "metrics",
+    "model_version_tags",
+    "model_versions",
+    "params",
+    "registered_model_aliases",
+    "registered_model_tags",
+    "registered_models",
+    "run_outputs",
+    "runs",
+    "tags",
+]

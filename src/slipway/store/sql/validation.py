@@ -236,3 +236,28 @@ def model_output_rows(run_id: str, models: Sequence[dict[str, Any]]) -> list[dic
             raise InvalidParameterValue(msg) from None
         rows.append({"run_uuid": run_id, "model_id": model_id, "step": step})
     return rows
+
+
+__all__ = [
+    "MAX_ARTIFACT_LOCATION_LENGTH",
+    "MAX_DATASET_DIGEST_LENGTH",
+    "MAX_DATASET_NAME_LENGTH",
+    "MAX_DATASET_SOURCE_TYPE_LENGTH",
+    "MAX_INPUT_TAG_KEY_LENGTH",
+    "MAX_INPUT_TAG_VALUE_LENGTH",
+    "MAX_MODEL_ID_LENGTH",
+    "MAX_RUN_NAME_LENGTH",
+    "check_run_active",
+    "model_output_rows",
+    "parse_experiment_id",
+    "parse_view_type",
+    "validate_artifact_location",
+    "validate_dataset_inputs",
+    "validate_experiment_name",
+    "validate_key",
+    "validate_max_results",
+    "validate_metric",
+    "validate_run_name",
+    "validate_status",
+    "validate_value",
+]
