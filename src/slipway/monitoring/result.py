@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from slipway.monitoring.summary import json_value
+
 Severity = Literal["error", "warning", "info"]
 
 
@@ -138,7 +140,7 @@ class ColumnQuality:
             )
         if self.new_category_share is not None:
             out.update(
-                new_categories=[_json(v) for v in self.new_categories],
+                new_categories=[json_value(v) for v in self.new_categories],
                 new_category_share=_clean(self.new_category_share),
             )
         if self.infinite_current:
@@ -244,14 +246,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 __all__ = [

@@ -152,7 +152,7 @@ class CategoricalSummary:
             "count": self.count,
             "missing": self.missing,
             "infinite": self.infinite,
-            "categories": [_json_value(c) for c in self.categories],
+            "categories": [json_value(c) for c in self.categories],
             "counts": self.counts.tolist(),
             "other": self.other,
         }
@@ -354,7 +354,8 @@ def _float(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A value as JSON can hold it: NumPy scalars unwrapped, anything else as text."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (str, int, float, bool)) or value is None:
@@ -363,6 +364,7 @@ def _json_value(value: Any) -> Any:
 
 
 __all__ = [
+    "json_value",
     "CATEGORY_CAP",
     "DISTINCT_CAP",
     "CategoricalSummary",
