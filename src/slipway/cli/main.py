@@ -10,6 +10,7 @@ from slipway import __version__
 from slipway.cli import experiments, runs
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
+from slipway.cli.predict import predict, predictions_app
 from slipway.errors import SlipwayError
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models_app, name="models")
+app.add_typer(predictions_app, name="predictions")
+app.command("predict")(predict)
 
 
 def _version(value: bool) -> None:
