@@ -7,7 +7,7 @@ import sys
 import typer
 
 from slipway import __version__
-from slipway.cli import experiments, runs
+from slipway.cli import experiments, runs, serve
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
 from slipway.cli.predict import predict, predictions_app
@@ -24,6 +24,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models_app, name="models")
 app.add_typer(predictions_app, name="predictions")
 app.command("predict")(predict)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,83 @@
+"""Helpers shared by the serving tests: seeded data, tiny models, custom PythonModels."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FOREST_COLUMNS = ["a", "b", "c", "d"]
+
+
+def numeric_data(seed: int, rows: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(rows, 4)), columns=FOREST_COLUMNS)
+    y = (X["a"] + 0.5 * X["b"] - X["c"] > 0).astype(np.int64).to_numpy()
+    return X, y
+
+
+def mixed_data(seed: int = 3, rows: int = 200) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "tenure": rng.integers(0, 72, size=rows).astype(np.int64),
+            "plan": rng.choice(["basic", "plus", "pro"], size=rows),
+            "monthly_charges": rng.uniform(10, 120, size=rows),
+            "paperless": rng.choice([True, False], size=rows),
+        }
+    )
+    X["plan"] = X["plan"].astype(object)
+    y = ((X["monthly_charges"] > 70) & (X["tenure"] < 24)).astype(np.int64).to_numpy()
+    return X, y
+
+
+def forest(seed: int):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = numeric_data(seed)
+    return RandomForestClassifier(n_estimators=5, max_depth=4, random_state=seed).fit(X, y)
+
+
+def mixed_pipeline():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = mixed_data()
+    pre = ColumnTransformer(
+        [("plan", OneHotEncoder(handle_unknown="ignore"), ["plan"])],
+        remainder="passthrough",
+    )
+    return Pipeline([("pre", pre), ("clf", LogisticRegression(max_iter=500))]).fit(X, y)
+
+
+def regressor():
+    from sklearn.linear_model import LinearRegression
+
+    X, _ = numeric_data(7)
+    return LinearRegression().fit(X, X["a"] * 2.0 + X["d"])
+
+
+# ------------------------------------------------------------------------ custom models
+
+
+def python_model(tmp_path: Path, source: str, *, name: str = "custom", **save: Any) -> Path:
+    """Save a PythonModel class defined in `source` (module `<name>_impl`) by reference."""
+    from slipway.models.flavors.python_model import save_model
+
+    module = f"{name}_impl"
+    code = tmp_path / f"{module}.py"
+    code.write_text(textwrap.dedent(source))
+    target = tmp_path / name
+    sys.path.insert(0, str(tmp_path))
+    try:
+        save_model(str(target), f"{module}:Model", code_paths=[str(code)], **save)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(module, None)
+    return target
