@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,13 +28,16 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from serving_support import forest, mixed_data, mixed_pipeline, numeric_data, regressor
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serving_support import (
+    Served,
+    forest,
+    free_port,
+    mixed_data,
+    mixed_pipeline,
+    numeric_data,
+    regressor,
+    running_server,
+)
 
 
 @dataclass
@@ -110,47 +110,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 # ------------------------------------------------------------------------ in-process servers
-
-
-@dataclass
-class Served:
-    url: str
-    app: Any
-    http: httpx.Client
-
-
-@contextmanager
-def running_server(config: Any, *, wait_ready: bool = True) -> Iterator[Served]:
-    """`create_app(config)` under uvicorn in a thread, on a free port."""
-    import uvicorn
-
-    from slipway.serving import create_app
-
-    app = create_app(config)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the serving app did not start")
-            time.sleep(0.02)
-        with httpx.Client(base_url=url, timeout=30) as http:
-            while wait_ready and http.get("/ready").status_code != 200:
-                if app.load_error is not None:
-                    raise RuntimeError(f"models failed to load: {app.load_error}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the models did not load within 60 s")
-                time.sleep(0.02)
-            yield Served(url, app, http)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture

@@ -463,11 +463,11 @@ class ServingApp:
         metrics.in_flight.inc()
         try:
             try:
+                model = request.model = self.models.get(name, version)
                 body = await request.body(self._limit)
                 if request.header_length is not None and request.header_length < 0:
                     raise BadRequest("Inference-Header-Content-Length is not a number")
                 infer = oip.parse_infer(body, request.header_length)
-                model = request.model = self.models.get(name, version)
                 payload = oip.to_payload(infer, model)
                 prediction = await self._run_model(
                     model, payload, None, oip.wants_probabilities(infer)

@@ -193,11 +193,9 @@ def _from_json(data: Any, dtype: np.dtype, count: int, label: str) -> np.ndarray
                 raise BadRequest(f"{label}: BYTES data must be strings, got {bad[0]!r}")
         else:
             parsed = np.asarray(data)
-            if parsed.dtype.kind not in _ALLOWED_KINDS[dtype.kind] and parsed.size:
-                raise BadRequest(
-                    f"{label}: data of kind {parsed.dtype} does not fit datatype "
-                    f"{datatype_of(dtype)}"
-                )
+            if parsed.size and parsed.dtype.kind not in _ALLOWED_KINDS[dtype.kind]:
+                # e.g. UINT64 values past int64 parse as floats: check each value instead
+                parsed = _checked_values(_flatten(data), dtype, label)
             if dtype.kind in "iu" and parsed.size:
                 info = np.iinfo(dtype)
                 if parsed.min() < info.min or parsed.max() > info.max:
@@ -215,6 +213,22 @@ def _from_json(data: Any, dtype: np.dtype, count: int, label: str) -> np.ndarray
 # Which kinds of parsed JSON may fill a datatype: numbers do not silently become bools,
 # and fractions do not silently become integers.
 _ALLOWED_KINDS = {"b": "b", "i": "iu", "u": "iu", "f": "iuf"}
+
+
+def _checked_values(values: list[Any], dtype: np.dtype, label: str) -> np.ndarray:
+    kind = dtype.kind
+    if kind == "b":
+        ok = all(type(v) is bool for v in values)
+    elif kind in "iu":
+        ok = all(type(v) is int for v in values)
+    else:
+        ok = all(type(v) in (int, float) for v in values)
+    if not ok:
+        raise BadRequest(f"{label}: 'data' holds values that are not {datatype_of(dtype)}")
+    try:
+        return np.array(values, dtype=dtype)
+    except OverflowError:
+        raise BadRequest(f"{label}: values out of range for {datatype_of(dtype)}") from None
 
 
 def _flatten(data: list[Any]) -> list[Any]:
