@@ -81,11 +81,8 @@ def predict(
         TimeElapsedColumn,
     )
 
-    import slipway
     from slipway.serving.batch import predict_file
 
-    if tracking_uri:
-        slipway.set_tracking_uri(tracking_uri)
     with Progress(
         TextColumn("[bold]scoring"),
         BarColumn(),
@@ -110,6 +107,7 @@ def predict(
             with_proba=with_proba,
             progress=progress,
             allow_pickle=allow_pickle,
+            tracking_uri=tracking_uri,
         )
     if json_output:
         print_json(result.to_dict())

@@ -9,7 +9,8 @@ per process, plus two per worker with `workers > 1`.
 
 With `workers=N > 1`, N processes (spawned, so safe next to threads) each load the model
 once and score chunks; results are written in input order, so the output is the same row
-for row whatever N is. A `models:/` or `runs:/` URI is downloaded once, by this process.
+for row whatever N is. A `models:/` or `runs:/` URI is resolved and downloaded once, by
+this process, through the tracking client.
 
 Bad input fails before any scoring where it can: a missing file is ResourceDoesNotExist; an
 unknown extension or unreadable file is InvalidParameterValue; columns the model signature
@@ -41,6 +42,7 @@ from slipway.models.pyfunc import load_model, resolve_model_dir
 from slipway.models.resolve import local_path_from_uri
 from slipway.models.signature import ColSpec, DataType, ModelSignature, enforce_input
 from slipway.serving.predlog import PROBABILITY, output_columns, pyarrow_missing
+from slipway.tracking.client import Client
 
 try:
     import pyarrow as pa
@@ -110,8 +112,14 @@ def predict_file(
     with_proba: bool = False,
     progress: ProgressCallback | None = None,
     allow_pickle: bool = False,
+    tracking_uri: str | None = None,
 ) -> BatchResult:
-    """Score every row of `input_path` with the model and write `output_path`."""
+    """Score every row of `input_path` with the model and write `output_path`.
+
+    `model_uri` is a local path or any URI the tracking client resolves (`models:/…`,
+    `runs:/…`), through `tracking_uri` (default: the one chosen with
+    `slipway.set_tracking_uri`, else `$SLIPWAY_TRACKING_URI`).
+    """
     if chunk_rows < 1:
         raise InvalidParameterValue(f"chunk_rows must be at least 1, got {chunk_rows}.")
     if workers < 1:
@@ -124,7 +132,7 @@ def predict_file(
         raise InvalidParameterValue("The output file must not be the input file.")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="slipway-predict-") as tmp:
-        model_dir = _local_model_dir(model_uri, tmp)
+        model_dir = _local_model_dir(model_uri, tmp, tracking_uri)
         signature = Model.load(model_dir).signature
         reader = _Reader(source, in_format, chunk_rows, signature)
         model_columns = _model_columns(reader.schema.names, signature, source)
@@ -156,10 +164,15 @@ def predict_file(
 # --- model -----------------------------------------------------------------------------
 
 
-def _local_model_dir(model_uri: str, tmp: str) -> str:
+def _local_model_dir(model_uri: str, tmp: str, tracking_uri: str | None) -> str:
     """A local model folder: local paths in place, anything else downloaded once into `tmp`."""
-    local = local_path_from_uri(model_uri)
-    return str(resolve_model_dir(model_uri, None if local is not None else tmp))
+    if local_path_from_uri(model_uri) is not None:
+        return str(resolve_model_dir(model_uri))
+    client = Client(tracking_uri)
+    try:
+        return str(resolve_model_dir(client.download_model(model_uri, tmp)))
+    finally:
+        client.close()
 
 
 def _model_columns(

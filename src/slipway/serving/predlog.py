@@ -138,7 +138,7 @@ def prediction_log_uri(tracking_uri: str | None = None) -> str:
     explicit = os.environ.get(PREDICTION_LOG_URI_ENV)
     if explicit:
         return explicit
-    uri = tracking_uri or config.default_tracking_uri()
+    uri = tracking_uri or config.get_tracking_uri()
     if config.is_rest_uri(uri):
         return f"{PROXY_SCHEME}/prediction-logs"
     return f"{config.default_artifact_root().rstrip('/')}/prediction-logs"
