@@ -357,7 +357,10 @@ class ModelRegistry:
             return  # not a registered model: there is no audit trail to write to
         client = self._client_or_open()
         client.record_model_event(  # type: ignore[attr-defined]
-            source.registered_name, LOAD_FAILED_EVENT, version=version, reason=reason[:1000]
+            source.registered_name,
+            LOAD_FAILED_EVENT,
+            version=int(version) if version.isdigit() else version,
+            reason=reason[:1000],
         )
 
     def _retire(self, name: str, version: str) -> None:
