@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from slipway.errors import InvalidParameterValue
-from slipway.serving.export import read_labels, read_predictions, read_predictions_table
+from slipway.serving.export import (
+    iter_predictions,
+    read_labels,
+    read_predictions,
+    read_predictions_table,
+)
 from slipway.serving.predlog import PredictionLog
 
 DAY_MS = 86_400_000
@@ -124,6 +129,11 @@ def test_since_and_until_prune_by_date_partition(root: str, tmp_path: Path) -> N
     window = read_predictions("churn", root=root, since="2026-11-02", until="2026-11-04")
     assert window["request_id"].tolist() == ["d1", "d2", "d3"]  # until a day: inclusive
     assert window["label"].tolist()[2] == 1
+    batches = list(
+        iter_predictions("churn", root=root, since="2026-11-02", until="2026-11-04", batch_rows=1)
+    )
+    assert sum(b.num_rows for b in batches) == 3
+    assert len({b.schema for b in batches}) == 1 and "label" in batches[0].column_names
     moments = read_predictions(
         "churn",
         root=root,
