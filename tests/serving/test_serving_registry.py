@@ -114,7 +114,7 @@ def test_a_failed_load_is_recorded_in_the_audit_trail(serve, registry):
         )
 
     _wait_for(lambda: 'version="3"} 1.0' in served.http.get("/metrics").text)
-    _wait_for(recorded, timeout=5)
+    _wait_for(recorded, timeout=2)
 
 
 def test_alias_swap_under_load_drops_nothing(serve, registry):

@@ -64,7 +64,7 @@ from slipway.serving.protocols import (
     scoring,
 )
 from slipway.serving.protocols.oip import error_body as oip_error_body
-from slipway.serving.registry import ModelRegistry
+from slipway.serving.registry import ModelRegistry, sources_of
 
 logger = logging.getLogger("slipway.serving")
 
@@ -723,6 +723,7 @@ def run(config: ServeConfig) -> int:
     directory, which it removes at the end.
     """
     _configure_logging(config.log_level)
+    sources_of(config)  # a bad URI fails here, before any worker starts
     if config.workers == 1:
         code = serve_in_process(config)
         return 1 if code == STARTUP_FAILED_EXIT else code
@@ -797,12 +798,13 @@ def _run_workers(config: ServeConfig) -> int:
 
 
 def _configure_logging(level: str) -> None:
-    root = logging.getLogger("slipway")
-    if not root.handlers:
+    """Show slipway's log lines like uvicorn's, unless the host process set up logging."""
+    ours = logging.getLogger("slipway")
+    ours.setLevel(level.upper())
+    if not ours.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level.upper())
+        ours.addHandler(handler)
 
 
 __all__ = ["DrainingServer", "ServingApp", "create_app", "run", "serve_in_process"]

@@ -115,6 +115,27 @@ def parse_source(uri: str, name: str | None = None) -> ModelSource:
     return ModelSource(str(local), name or local.name, "local", version=LOCAL_VERSION)
 
 
+def sources_of(config: ServeConfig) -> list[ModelSource]:
+    """The sources of a server's model URIs; raises if two would be served as one."""
+    sources = [parse_source(u, config.name) for u in config.model_uris]
+    seen: dict[tuple[str, str | None], str] = {}
+    for source in sources:
+        key = (source.name, source.version if not source.moving else f"@{source.ref}")
+        if key in seen and seen[key] != source.uri:
+            raise InvalidParameterValue(
+                f"Two models would be served as {source.name!r}: {seen[key]} and "
+                f"{source.uri}. Serve them from separate processes or rename one (--name)."
+            )
+        seen[key] = source.uri
+    moving = [s for s in sources if s.moving]
+    names = [s.name for s in moving]
+    if len(set(names)) != len(names):
+        raise InvalidParameterValue(
+            f"Several moving references for one served name: {[s.uri for s in moving]}."
+        )
+    return sources
+
+
 class ModelRegistry:
     """Loaded model versions by (name, version), the current version of each name."""
 
@@ -127,8 +148,7 @@ class ModelRegistry:
     ) -> None:
         self.config = config
         self.metrics = metrics
-        self.sources = [parse_source(u, config.name) for u in config.model_uris]
-        self._check_names()
+        self.sources = sources_of(config)
         self._client = client
         self._owns_client = client is None
         self._models: dict[tuple[str, str], ServedModel] = {}
@@ -140,23 +160,6 @@ class ModelRegistry:
         self._retiring: set[asyncio.Task[None]] = set()
         self.loaded = False
         self.load_error: str | None = None
-
-    def _check_names(self) -> None:
-        seen: dict[tuple[str, str | None], str] = {}
-        for source in self.sources:
-            key = (source.name, source.version if not source.moving else f"@{source.ref}")
-            if key in seen and seen[key] != source.uri:
-                raise InvalidParameterValue(
-                    f"Two models would be served as {source.name!r}: {seen[key]} and "
-                    f"{source.uri}. Serve them from separate processes or rename one (--name)."
-                )
-            seen[key] = source.uri
-        moving = [s for s in self.sources if s.moving]
-        names = [s.name for s in moving]
-        if len(set(names)) != len(names):
-            raise InvalidParameterValue(
-                f"Several moving references for one served name: {[s.uri for s in moving]}."
-            )
 
     # ------------------------------------------------------------------ lookups
     def get(self, name: str | None = None, version: str | None = None) -> ServedModel:
@@ -405,4 +408,4 @@ def _version_order(version: str) -> tuple[int, Any]:
     return (0, int(version)) if version.isdigit() else (1, version)
 
 
-__all__ = ["LOAD_FAILED_EVENT", "ModelRegistry", "ModelSource", "parse_source"]
+__all__ = ["LOAD_FAILED_EVENT", "ModelRegistry", "ModelSource", "parse_source", "sources_of"]
