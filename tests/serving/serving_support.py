@@ -90,6 +90,62 @@ def python_model(tmp_path: Path, source: str, *, name: str = "custom", **save: A
     return target
 
 
+@dataclass
+class Registry:
+    tracking_uri: str
+    root: Path
+    models: dict[str, Any]  # "<name>/<version>" -> fitted estimator
+    local_dirs: dict[str, Path]  # "<name>/<version>" -> the saved model folder
+    proxied: bool = False  # artifacts go through a server's proxy (it picks the location)
+
+    def client(self):
+        from slipway import Client
+
+        return Client(self.tracking_uri)
+
+    def register(
+        self, name: str, estimator: Any, example: pd.DataFrame, *, corrupt: bool = False
+    ) -> str:
+        """Save `estimator` as a model of a new run and register it; returns the version."""
+        import slipway.sklearn
+
+        client = self.client()
+        try:
+            experiment = client.get_experiment_by_name("serving-tests")
+            experiment_id = (
+                experiment.experiment_id
+                if experiment is not None
+                else client.create_experiment(
+                    "serving-tests",
+                    artifact_location=None if self.proxied else str(self.root / "artifacts"),
+                )
+            )
+            run_id = client.create_run(experiment_id).info.run_id
+            folder = self.root / "saved" / f"{name}-{run_id}"
+            slipway.sklearn.save_model(estimator, str(folder), input_example=example.iloc[:3])
+            if corrupt:
+                (folder / "model.skops").write_bytes(b"this is not a skops file")
+            client.log_artifacts(run_id, folder, "model")
+            client.set_terminated(run_id)
+            if not client.search_registered_models(f"name = '{name}'").items:
+                client.create_registered_model(name)
+            version = str(
+                client.create_model_version(name, f"runs:/{run_id}/model", run_id).version
+            )
+        finally:
+            client.close()
+        self.models[f"{name}/{version}"] = estimator
+        self.local_dirs[f"{name}/{version}"] = folder
+        return version
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        client = self.client()
+        try:
+            client.set_registered_model_alias(name, alias, version)
+        finally:
+            client.close()
+
+
 # ------------------------------------------------------------------------ in-process servers
 
 

@@ -220,3 +220,27 @@ def _metric(text: str, name: str) -> float:
         if line.startswith(name):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} not in the metrics")
+
+
+ECHO = """
+class Model:
+    def predict(self, context, model_input, params=None):
+        return model_input
+"""
+
+
+def test_batching_is_on_for_flavors_off_for_python_models_and_switchable(serve, tmp_path):
+    from serving_support import python_model
+
+    path = python_model(tmp_path, ECHO, name="custom")
+
+    def batching(served) -> dict[str, bool]:
+        return {m["name"]: m["batching"] for m in served.http.get("/version").json()["models"]}
+
+    assert batching(serve("models:/reg/1", str(path))) == {"reg": True, "custom": False}
+    switched = serve("models:/reg/1", str(path), model_batching={"custom": True, "reg": False})
+    assert batching(switched) == {"reg": False, "custom": True}
+    assert batching(serve("models:/reg/1", str(path), batching=False)) == {
+        "reg": False,
+        "custom": False,
+    }

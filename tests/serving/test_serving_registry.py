@@ -61,6 +61,29 @@ def test_pinned_and_followed_versions_of_one_name(serve, registry):
     assert served.http.get("/v2/models/forest/versions/1/ready").json()["ready"] is True
 
 
+def test_stage_is_followed(serve, registry):
+    client = registry.client()
+    try:
+        client.transition_model_version_stage("reg", "1", "Production")
+    finally:
+        client.close()
+    served = serve("models:/reg/Production")
+    assert _predict(served.http, model="reg").json()["version"] == "1"
+
+
+def test_models_from_a_tracking_server_over_http(serve, live_server, tmp_path):
+    from serving_support import Registry, forest
+
+    remote = Registry(live_server.url, tmp_path, {}, {}, proxied=True)
+    X, _ = numeric_data(1)
+    remote.register("remote-forest", forest(4), X)
+    remote.set_alias("remote-forest", "champion", "1")
+    served = serve("models:/remote-forest@champion", tracking_uri=live_server.url)
+    body = _predict(served.http, model="remote-forest").json()
+    X2, _ = numeric_data(51, rows=2)
+    assert body["predictions"] == remote.models["remote-forest/1"].predict(X2).tolist()
+
+
 def test_runs_uri_and_renamed_model(serve, registry):
     client = registry.client()
     try:

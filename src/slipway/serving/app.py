@@ -688,6 +688,7 @@ def _uvicorn_config(app: ServingApp, config: ServeConfig) -> uvicorn.Config:
         log_level=config.log_level,
         access_log=config.access_log,
         timeout_graceful_shutdown=int(config.request_timeout_s) + 5,
+        server_header=False,
     )
 
 

@@ -132,9 +132,25 @@ class Block:
         import pandas as pd
 
         if self.matrix is not None:
-            return pd.DataFrame(self.matrix, columns=list(self.names), copy=False)
+            return pd.DataFrame(self.matrix, columns=_column_index(self.names), copy=False)
         assert self.columns is not None
         return pd.DataFrame(dict(zip(self.names, self.columns, strict=True)), copy=False)
+
+
+_INDEXES: dict[tuple[str, ...], Any] = {}
+_MAX_CACHED_INDEXES = 256
+
+
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """The columns Index for `names`, built once: building it is most of a 1-row DataFrame."""
+    index = _INDEXES.get(names)
+    if index is None:
+        import pandas as pd
+
+        index = pd.Index(list(names))
+        if len(_INDEXES) < _MAX_CACHED_INDEXES:  # models without a signature name their own
+            _INDEXES[names] = index
+    return index
 
 
 # Column types the fast path handles, and the dtype enforce_input gives each.

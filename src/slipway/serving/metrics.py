@@ -132,6 +132,7 @@ class ServingMetrics:
         )
         self._request_children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         self._batch_children: dict[tuple[str, str], Any] = {}
+        self._class_children: dict[tuple[str, str, Any], Any] = {}
 
     # -- per request -----------------------------------------------------------------
     def request_done(
@@ -167,7 +168,7 @@ class ServingMetrics:
     def values(self, model: str, version: str, values: Iterable[float]) -> None:
         child = self.predicted_values.labels(model, version)
         for value in values:
-            child.observe(float(value))
+            child.observe(value)
 
     # -- model versions --------------------------------------------------------------
     def model_loaded(self, model: str, version: str, seconds: float) -> None:

@@ -242,10 +242,13 @@ class ServedModel:
             if not isinstance(predictions, np.ndarray) or predictions.ndim != 1:
                 return
             if self.classes is not None or self.task == "classifier":
-                labels, counts = np.unique(predictions, return_counts=True)
-                metrics.classes(self.name, self.version, labels, counts)
+                if len(predictions) == 1:
+                    metrics.classes(self.name, self.version, predictions.tolist(), (1,))
+                else:
+                    labels, counts = np.unique(predictions, return_counts=True)
+                    metrics.classes(self.name, self.version, labels.tolist(), counts.tolist())
             elif self.task == "regressor" or predictions.dtype.kind == "f":
-                metrics.values(self.name, self.version, predictions)
+                metrics.values(self.name, self.version, predictions.tolist())
         except Exception:  # metrics never fail a prediction
             logger.debug("Could not record prediction metrics", exc_info=True)
 
