@@ -51,7 +51,6 @@ from slipway.errors import (
     SlipwayError,
 )
 from slipway.serving.config import ServeConfig
-from slipway.serving.inputs import count_rows
 from slipway.serving.metrics import ServingMetrics, mark_worker_dead, multiprocess_mode
 from slipway.serving.model import ModelFailed, Prediction, ServedModel
 from slipway.serving.protocols import (
@@ -293,8 +292,6 @@ class ServingApp:
         params: dict[str, Any] | None,
         proba: bool,
     ) -> Prediction:
-        if count_rows(payload) == 0:
-            raise BadRequest("The request has no rows to predict.")
         try:
             async with asyncio.timeout(self._timeout):
                 return await model.predict(payload, params=params, proba=proba)
@@ -463,8 +460,11 @@ class ServingApp:
         metrics.in_flight.inc()
         try:
             try:
-                model = request.model = self.models.get(name, version)
+                self.models.get(name, version)  # an unknown model is a 404, whatever the body
                 body = await request.body(self._limit)
+                # Looked up again after the last await: an alias swap may have happened
+                # while the body arrived, and the old version may be retiring.
+                model = request.model = self.models.get(name, version)
                 if request.header_length is not None and request.header_length < 0:
                     raise BadRequest("Inference-Header-Content-Length is not a number")
                 infer = oip.parse_infer(body, request.header_length)

@@ -19,15 +19,19 @@ for custom PythonModels, unless the server's settings say otherwise.
 
 from __future__ import annotations
 
+import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
-from slipway.errors import SlipwayError
+from slipway.errors import BadRequest, SlipwayError
 from slipway.models.signature import enforce_params
 from slipway.serving.batching import Batcher
 from slipway.serving.inputs import (
@@ -52,6 +56,47 @@ logger = logging.getLogger("slipway.serving")
 
 SKLEARN_LOADERS = frozenset({"mlflow.sklearn", "slipway.models.flavors.sklearn"})
 PYTHON_MODEL_LOADERS = frozenset({"mlflow.pyfunc.model", "slipway.models.flavors.python_model"})
+
+
+class ModelThread(Executor):
+    """The one thread a model version runs in: an Executor for `loop.run_in_executor`.
+
+    A daemon thread, unlike ThreadPoolExecutor's, so a model stuck in predict cannot keep
+    the process from exiting after a drain (its requests got their 504 already).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._work: queue.SimpleQueue[
+            tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None
+        ]
+        self._work = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self._closed:
+            raise RuntimeError("this model's thread has stopped")
+        future: Future[Any] = Future()
+        self._work.put((future, functools.partial(fn, *args, **kwargs)))
+        return future
+
+    def _loop(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if not self._closed:
+            self._closed = True
+            self._work.put(None)
+        if wait:
+            self._thread.join()
 
 
 class ModelFailed(SlipwayError):
@@ -124,7 +169,7 @@ class ServedModel:
         self.output_shape: tuple[int, ...] = ()
         self.warmed_with = "nothing"
         self._counting = False  # warm-up calls are not traffic
-        self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"slipway-model-{name}-{version}")
+        self.executor = ModelThread(f"slipway-model-{name}-{version}")
         enabled = self.vectorised if batching is None else batching
         self.batcher = Batcher(
             self,
@@ -172,8 +217,6 @@ class ServedModel:
         if not params:
             return None
         if not isinstance(params, dict):
-            from slipway.errors import BadRequest
-
             raise BadRequest(f"params must be a JSON object, got {type(params).__name__}")
         checked = enforce_params(params, self.param_schema)
         if not checked:
@@ -184,8 +227,11 @@ class ServedModel:
         self, payload: Payload, *, params: dict[str, Any] | None = None, proba: bool = False
     ) -> Prediction:
         """Predict one request's rows (batched with concurrent requests when enabled)."""
+        rows = count_rows(payload)
+        if rows == 0:
+            raise BadRequest("The request has no rows to predict.")
         key = (self.check_params(params), proba and self.classes is not None)
-        return await self.batcher.submit(payload, count_rows(payload), key)
+        return await self.batcher.submit(payload, rows, key)
 
     # ------------------------------------------------------------------ model thread
     def prepare(self, payload: Payload) -> Any:
@@ -311,6 +357,7 @@ __all__ = [
     "PYTHON_MODEL_LOADERS",
     "SKLEARN_LOADERS",
     "ModelFailed",
+    "ModelThread",
     "Prediction",
     "ServedModel",
 ]

@@ -199,16 +199,30 @@ class ModelRegistry:
 
     # ------------------------------------------------------------------ loading
     async def start(self) -> None:
-        """Load and warm every source's model (raises if one fails), then watch aliases."""
-        for source in self.sources:
-            version = await asyncio.to_thread(self._resolve, source)
-            key = (source.name, version)
-            model = self._models.get(key)
-            if model is None:
-                model = await asyncio.to_thread(self._load, source, version)
-                self._models[key] = model
-                if self.metrics is not None:
-                    self.metrics.model_served(source.name, version, True)
+        """Load and warm every source's model (raises if one fails), then watch aliases.
+
+        Versions are resolved one by one, then the distinct ones load concurrently (each in
+        a worker thread: downloads overlap).
+        """
+        pinned = {source: await asyncio.to_thread(self._resolve, source) for source in self.sources}
+        todo: dict[tuple[str, str], ModelSource] = {}
+        for source, version in pinned.items():
+            todo.setdefault((source.name, version), source)
+        results = await asyncio.gather(
+            *(asyncio.to_thread(self._load, source, v) for (_, v), source in todo.items()),
+            return_exceptions=True,
+        )
+        failures = []
+        for key, result in zip(todo, results, strict=True):
+            if isinstance(result, BaseException):
+                failures.append(result)
+                continue
+            self._models[key] = result
+            if self.metrics is not None:
+                self.metrics.model_served(*key, True)
+        if failures:
+            raise failures[0]
+        for source, version in pinned.items():
             self._pinned[source] = version
             if source.moving or source.name not in self._current:
                 self._current[source.name] = version
@@ -290,7 +304,10 @@ class ModelRegistry:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.config.poll_interval_s)
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception:  # keep watching: the next poll may well succeed
+                logger.exception("Checking the followed aliases failed")
 
     async def refresh(self) -> None:
         """Check every moving source once; swap in versions whose alias moved."""
@@ -389,7 +406,10 @@ class ModelRegistry:
             except (asyncio.CancelledError, Exception):
                 pass
         for model in list(self._models.values()):
-            await model.close()
+            try:
+                await asyncio.wait_for(model.close(), self.config.request_timeout_s)
+            except TimeoutError:
+                logger.warning("%r did not finish its requests in time; leaving it", model)
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
         self._models.clear()
