@@ -32,7 +32,6 @@ import re
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -118,7 +117,7 @@ class Request:
             elif name == b"inference-header-content-length":
                 self.header_length = int(value) if value.isdigit() else -1
         if request_id is None or not _REQUEST_ID_OK.match(request_id):
-            request_id = uuid.uuid4().hex
+            request_id = os.urandom(16).hex()
         self.request_id: str = request_id
 
     async def body(self, limit: int) -> bytes:
@@ -293,8 +292,7 @@ class ServingApp:
         proba: bool,
     ) -> Prediction:
         try:
-            async with asyncio.timeout(self._timeout):
-                return await model.predict(payload, params=params, proba=proba)
+            return await model.predict(payload, params=params, proba=proba, timeout=self._timeout)
         except TimeoutError:
             raise RequestTimedOut(
                 f"The prediction took longer than the server's request timeout "

@@ -76,8 +76,14 @@ class Batcher:
         """Nothing queued and no call running."""
         return not self._queue and not self._busy
 
-    async def submit(self, item: Any, rows: int, key: Hashable = None) -> Any:
-        """Queue one request of `rows` rows; returns its own result (or raises its error)."""
+    async def submit(
+        self, item: Any, rows: int, key: Hashable = None, timeout: float | None = None
+    ) -> Any:
+        """Queue one request of `rows` rows; returns its own result (or raises its error).
+
+        Past `timeout` seconds the caller gets TimeoutError and its request is dropped from
+        the queue (a call already running finishes in the model's thread regardless).
+        """
         if self._closing:
             raise RuntimeError("this model version is no longer served")
         loop = asyncio.get_running_loop()
@@ -88,7 +94,13 @@ class Batcher:
             self._task = loop.create_task(self._dispatch())
         assert self._arrived is not None
         self._arrived.set()
-        return await future
+        if timeout is None:
+            return await future
+        timer = loop.call_later(timeout, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     async def close(self) -> None:
         """Serve what is queued, then stop the dispatcher."""
@@ -215,6 +227,11 @@ class Batcher:
                 except Exception as single_exc:
                     outcomes[i] = (False, single_exc)
         return outcomes
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 __all__ = ["BatchHandler", "Batcher"]

@@ -224,14 +224,22 @@ class ServedModel:
         return orjson.dumps(checked, option=orjson.OPT_SORT_KEYS)
 
     async def predict(
-        self, payload: Payload, *, params: dict[str, Any] | None = None, proba: bool = False
+        self,
+        payload: Payload,
+        *,
+        params: dict[str, Any] | None = None,
+        proba: bool = False,
+        timeout: float | None = None,
     ) -> Prediction:
-        """Predict one request's rows (batched with concurrent requests when enabled)."""
+        """Predict one request's rows (batched with concurrent requests when enabled).
+
+        Raises TimeoutError when the answer takes longer than `timeout` seconds.
+        """
         rows = count_rows(payload)
         if rows == 0:
             raise BadRequest("The request has no rows to predict.")
         key = (self.check_params(params), proba and self.classes is not None)
-        return await self.batcher.submit(payload, rows, key)
+        return await self.batcher.submit(payload, rows, key, timeout)
 
     # ------------------------------------------------------------------ model thread
     def prepare(self, payload: Payload) -> Any:
