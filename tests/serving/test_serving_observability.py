@@ -96,7 +96,12 @@ def test_predictions_are_logged_and_feedback_is_accepted(serve, registry):
     row = logged.set_index("request_id").loc["req-0"]
     assert row["label"] == 1
     np.testing.assert_allclose(row["input.a"], X.iloc[0]["a"])
-    assert row["prediction"] == registry.models["forest/1"].predict(X.iloc[:1])[0]
+    model = registry.models["forest/1"]
+    assert row["prediction"] == model.predict(X.iloc[:1])[0]
+    np.testing.assert_allclose(
+        row[["probability.0", "probability.1"]].astype(float),
+        model.predict_proba(X.iloc[:1])[0],
+    )
 
 
 def test_feedback_without_a_prediction_log_is_404(forest_server):

@@ -306,14 +306,9 @@ class ServingApp:
         try:
             outputs: Any = prediction.predictions
             if prediction.probabilities is not None:
-                import pandas as pd
-
                 outputs = {
                     "prediction": prediction.predictions,
-                    "probability": pd.DataFrame(
-                        prediction.probabilities,
-                        columns=[str(c) for c in model.classes],  # type: ignore[union-attr]
-                    ),
+                    "probability": model.probability_frame(prediction.probabilities),
                 }
             log.record(
                 request_id=request_id,

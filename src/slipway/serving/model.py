@@ -163,6 +163,7 @@ class ServedModel:
         self._direct: Any = None
         self._proba: Any = None
         self._proba_gives_predict = False
+        self._class_columns: pd.Index | None = None
         if self.loader in SKLEARN_LOADERS:
             self._inspect_sklearn(pyfunc)
         self.output_dtype: np.dtype | None = None
@@ -211,6 +212,15 @@ class ServedModel:
     @property
     def has_probabilities(self) -> bool:
         return self.classes is not None
+
+    def probability_frame(self, probabilities: np.ndarray) -> pd.DataFrame:
+        """Probabilities as a DataFrame with one column per class label."""
+        import pandas as pd
+
+        if self._class_columns is None:
+            assert self.classes is not None
+            self._class_columns = pd.Index([str(c) for c in self.classes.tolist()])
+        return pd.DataFrame(probabilities, columns=self._class_columns, copy=False)
 
     def check_params(self, params: dict[str, Any] | None) -> bytes | None:
         """Check request params against the signature; returns them as a batching key."""
