@@ -114,11 +114,16 @@ class CliServer:
 
 
 def start_cli_process(
-    args: list[str], tmp_path: Path, *, wait_ready: bool = True, timeout: float = 90
+    args: list[str],
+    tmp_path: Path,
+    *,
+    wait_ready: bool = True,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
 ) -> CliServer:
     port = free_port()
     log = tmp_path / f"serve-{port}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "slipway.cli.main", "serve", *args, "--port", str(port)],
@@ -148,8 +153,8 @@ def start_cli_process(
 def start_cli(tmp_path: Path) -> Iterator[Callable[..., CliServer]]:
     started: list[CliServer] = []
 
-    def start(*args: str, wait_ready: bool = True) -> CliServer:
-        server = start_cli_process(list(args), tmp_path, wait_ready=wait_ready)
+    def start(*args: str, wait_ready: bool = True, env: dict[str, str] | None = None) -> CliServer:
+        server = start_cli_process(list(args), tmp_path, wait_ready=wait_ready, env=env)
         started.append(server)
         return server
 

@@ -83,7 +83,9 @@ def test_sigterm_drains_ready_first_then_finishes_requests_in_flight(start_cli, 
     assert server.proc.wait(timeout=30) == 0, server.output()
 
 
-def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry):
+def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry, tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
     server = start_cli(
         "models:/forest/1",
         "--tracking-uri",
@@ -93,7 +95,9 @@ def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry):
         "--no-prediction-log",
         "--drain-seconds",
         "0",
+        env={"TMPDIR": str(temp)},
     )
+    assert list(temp.glob("slipway-serve-metrics-*")), "the workers share a metrics directory"
     pids = set()
     deadline = time.monotonic() + 60
     while len(pids) < 2 and time.monotonic() < deadline:
@@ -118,6 +122,7 @@ def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry):
         assert values == [20.0], text
     server.signal(signal.SIGTERM)
     assert server.proc.wait(timeout=60) == 0, server.output()
+    assert not list(temp.glob("slipway-serve-metrics-*")), "and it is removed at the end"
 
 
 def test_a_model_that_cannot_load_stops_the_server_with_status_1(registry):

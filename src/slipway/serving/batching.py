@@ -13,10 +13,12 @@ If that merged call raises, each request is run again alone, so only the culprit
 
 When to wait for more requests: while the model is busy, requests simply queue and the
 next call takes them all (that is where most batching comes from). When the model is idle,
-a lone caller never waits: the dispatcher only waits, at most `max_wait_s`, when the
-previous call served more requests than are queued now, i.e. when other callers are
-probably a few hundred microseconds away; it stops waiting as soon as that many are queued
-or the batch is full. A request larger than `max_batch_size` runs alone.
+the dispatcher waits, at most `max_wait_s`, only when the previous call served more
+requests than are queued now, i.e. when other callers are probably a few hundred
+microseconds away (their previous answers just went out); it stops waiting as soon as that
+many are queued or the batch is full. So a lone caller never waits, except for the first
+request after a burst (once, at most `max_wait_s`). A request larger than
+`max_batch_size` runs alone.
 """
 
 from __future__ import annotations
