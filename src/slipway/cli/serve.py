@@ -54,7 +54,7 @@ def serve(
         DEFAULT_MAX_WAIT_MS,
         min=0,
         help="Longest an idle model waits for more concurrent requests to join a call "
-        "(a lone caller never waits).",
+        "(only when the previous call served more callers; a lone caller does not wait).",
     ),
     no_batching: bool = typer.Option(
         False, "--no-batching", help="Call every model once per request."
