@@ -69,14 +69,8 @@ class Batcher:
         self._queue: deque[_Waiting] = deque()
         self._arrived: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._busy = False
         self._closing = False
         self._expected = 1  # requests in the previous call: how many callers seem active
-
-    @property
-    def idle(self) -> bool:
-        """Nothing queued and no call running."""
-        return not self._queue and not self._busy
 
     async def submit(
         self, item: Any, rows: int, key: Hashable = None, timeout: float | None = None
@@ -130,7 +124,6 @@ class Batcher:
                 continue
             if self.enabled and len(batch) < self._expected and rows < self.max_batch_size:
                 rows = await self._top_up(batch, rows)
-            self._busy = True
             try:
                 outcomes = await loop.run_in_executor(
                     self.executor, self._run, [w.item for w in batch], batch[0].key
@@ -141,8 +134,6 @@ class Batcher:
                 raise
             except Exception as exc:  # the executor is gone: fail the batch, keep going
                 outcomes = [(False, exc)] * len(batch)
-            finally:
-                self._busy = False
             for waiting, (ok, value) in zip(batch, outcomes, strict=True):
                 if waiting.future.done():  # the caller gave up (timeout, disconnect)
                     continue

@@ -248,10 +248,6 @@ class InputReader:
             isinstance(s, ColSpec) and s.required and s.type in _FAST_DTYPES for s in schema.inputs
         )
 
-    @property
-    def is_tensor_schema(self) -> bool:
-        return self.schema is not None and self.schema.is_tensor_spec()
-
     def column_names(self) -> list[str] | None:
         """Input column names of a named column signature, in order."""
         if self.schema is None or self.schema.is_tensor_spec() or not self.schema.has_input_names():

@@ -209,10 +209,6 @@ class ServedModel:
         )
 
     # ------------------------------------------------------------------ requests
-    @property
-    def has_probabilities(self) -> bool:
-        return self.classes is not None
-
     def probability_frame(self, probabilities: np.ndarray) -> pd.DataFrame:
         """Probabilities as a DataFrame with one column per class label."""
         import pandas as pd
