@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
 RESULTS_JSON = WORK / "results.json"
 VENV_BIN = Path(sys.executable).parent
+ANCHOR_VENVS = WORK / "venvs"
 
 QUIET_ENV = {
     # A failing request must fail, not back off for minutes.
@@ -54,6 +56,13 @@ for _name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "SLIPWAY_TRACKING_UR
     os.environ.pop(_name, None)
 os.environ.update(QUIET_ENV)
 warnings.simplefilter("ignore")
+# Measure the slipway of this tree, also from a worktree whose venv is an editable install
+# of another checkout: its src/ goes first for this process and every child.
+_SRC = str(ROOT / "src")
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != _SRC:
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))
+if sys.path[:1] != [_SRC]:
+    sys.path.insert(0, _SRC)
 
 
 # --- sizes --------------------------------------------------------------------------------
@@ -72,6 +81,8 @@ class Sizes:
     search_repeats_mlflow: int = 5
     forest_trees: int = 100
     cold_loads: int = 3
+    serve_seconds: float = 15.0  # each load measurement of the serving benchmark
+    serve_warmup_requests: int = 300
 
 
 FULL = Sizes()
@@ -87,6 +98,8 @@ QUICK = Sizes(
     search_repeats_mlflow=2,
     forest_trees=10,
     cold_loads=1,
+    serve_seconds=3.0,
+    serve_warmup_requests=100,
 )
 
 
@@ -138,7 +151,9 @@ class Row:
     def ratio(self) -> float | None:
         """How many times better slipway is (>1 means slipway wins)."""
         s, m = self.slipway, self.mlflow
-        if not (s and m and s.ok and m.ok) or not s.value or not m.value:
+        if not (s and m and s.ok and m.ok) or s.value is None or m.value is None:
+            return None
+        if s.value <= 0 or m.value <= 0:  # e.g. an overhead below the noise: no ratio
             return None
         return s.value / m.value if self.higher_is_better else m.value / s.value
 
@@ -303,17 +318,22 @@ def cmdline(pid: int) -> str:
 
 
 class Server:
-    """A tracking server subprocess in its own process group."""
+    """A server subprocess (tracking or model serving) in its own process group.
+
+    `startup_seconds` runs from just before the command is launched to the first 200 from
+    its `health` path: interpreter start, imports and model loading all count.
+    """
 
     def __init__(
         self,
         name: str,
         argv: list[str],
         port: int,
-        db: Path,
+        db: Path | None,
         health: str,
         log: Path,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
         self.db = db
@@ -323,21 +343,21 @@ class Server:
         self._health = health
         self._log_path = log
         self._log = log.open("wb")
+        self._launched = time.perf_counter()
         self.proc = subprocess.Popen(
             argv,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            cwd=log.parent,
+            cwd=cwd or log.parent,
             env={**os.environ, **(env or {})},
         )
         self.startup_seconds: float | None = None
         self.startup_rss: dict[str, float] = {}
         self.unreaped_cpu = 0.0
 
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        t0 = time.perf_counter()
-        deadline = t0 + timeout
+    def wait_ready(self, timeout: float = 180.0, poll: float = 0.2) -> None:
+        deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(
@@ -345,12 +365,12 @@ class Server:
                 )
             try:
                 if httpx.get(self.url + self._health, timeout=2).status_code == 200:
-                    self.startup_seconds = time.perf_counter() - t0
+                    self.startup_seconds = time.perf_counter() - self._launched
                     self.startup_rss = self.rss()
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(poll)
         raise RuntimeError(f"{self.name} server not ready after {timeout} s: {self.log_tail()}")
 
     def rss(self) -> dict[str, float]:
@@ -366,10 +386,9 @@ class Server:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
+            tree = process_tree(self.proc.pid)
             # Descendants below our direct child are not reaped by us: count their CPU now.
-            self.unreaped_cpu = sum(
-                process_cpu_seconds(p) for p in process_tree(self.proc.pid) if p != self.proc.pid
-            )
+            self.unreaped_cpu = sum(process_cpu_seconds(p) for p in tree if p != self.proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -378,6 +397,11 @@ class Server:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+            # A descendant that moved to a session of its own escaped the group kill.
+            for pid in tree[1:]:
+                if Path(f"/proc/{pid}").exists():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
         self._log.close()
 
 
@@ -414,6 +438,68 @@ def mlflow_server_argv(db: Path, artifacts: Path, port: int, workers: int) -> li
         "--workers",
         str(workers),
     ]
+
+
+def tree_rss_mib(server: Server) -> tuple[float, dict[str, float]]:
+    """Resident memory of a server's whole process tree, MiB, and the per-process detail."""
+    detail = server.rss()
+    return round(sum(detail.values()), 1), detail
+
+
+# --- anchor tools in virtualenvs of their own ---------------------------------------------------
+def anchor_venv(name: str, requirements: list[str]) -> Path:
+    """The bin folder of a virtualenv holding `requirements`, made once under .work/venvs/.
+
+    Anchors whose dependencies clash with slipway's (MLServer pins FastAPI and pandas,
+    BentoML brings its own stack) run from a venv of their own, on this same Python. The
+    folder is named after a hash of the requirements and the Python version, so a changed
+    pin makes a new one; later runs reuse it (the first install takes minutes). A lock
+    keeps two invocations from building it at once. pip's output goes to `<venv>.log`;
+    a failed install raises with its last lines.
+    """
+    key = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:10]
+    venv = ANCHOR_VENVS / f"{name}-{key}"
+    stamp = venv / "requirements.lock"
+    if stamp.exists():
+        return venv / "bin"
+    ANCHOR_VENVS.mkdir(parents=True, exist_ok=True)
+    with (ANCHOR_VENVS / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stamp.exists():  # another invocation built it while we waited
+            return venv / "bin"
+        shutil.rmtree(venv, ignore_errors=True)
+        log = venv.with_suffix(".log")
+        print(f"  creating the {name} venv (first run only): {' '.join(requirements)}", flush=True)
+        t0 = time.perf_counter()
+        pip = [str(venv / "bin" / "python"), "-m", "pip"]
+        with log.open("w") as out:
+            for argv in (
+                [sys.executable, "-m", "venv", str(venv)],
+                [*pip, "install", "--disable-pip-version-check", *requirements],
+            ):
+                out.write(f"$ {' '.join(argv)}\n")
+                out.flush()
+                proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, timeout=1800)
+                if proc.returncode != 0:
+                    lines = log.read_text(errors="replace").strip().splitlines()
+                    tail = [ln[:200] for ln in lines if ln.startswith("ERROR")][-2:] or lines[-3:]
+                    raise RuntimeError(
+                        f"installing {name} ({' '.join(requirements)}) failed: " + " / ".join(tail)
+                    )
+        freeze = subprocess.run([*pip, "freeze"], capture_output=True, text=True, check=True)
+        stamp.write_text(freeze.stdout)
+        print(f"  {name} venv ready after {time.perf_counter() - t0:.0f} s", flush=True)
+    return venv / "bin"
+
+
+def venv_versions(bin_dir: Path, names: list[str]) -> dict[str, str]:
+    """Installed versions of `names` in an `anchor_venv`, from its pip freeze."""
+    pins = {}
+    for line in (bin_dir.parent / "requirements.lock").read_text().splitlines():
+        if "==" in line:
+            pkg, version = line.split("==", 1)
+            pins[pkg.lower().replace("_", "-")] = version
+    return {n: pins.get(n.lower().replace("_", "-"), "missing") for n in names}
 
 
 # --- the session -----------------------------------------------------------------------------

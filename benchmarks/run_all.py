@@ -4,7 +4,11 @@
     .venv/bin/python benchmarks/run_all.py --only search_runs
     .venv/bin/python benchmarks/run_all.py --quick         # small sizes: a smoke test
 
-Both servers (`slipway server`, `mlflow server`, SQLite backends) are started on free
+`--only serving` (or `benchmarks/bench_serving.py`) runs the model-serving benchmark, which
+starts its own servers, anchors included (MLServer and BentoML in venvs of their own under
+`benchmarks/.work/venvs/`, built on first use).
+
+Both tracking servers (`slipway server`, `mlflow server`, SQLite backends) are started on free
 ports of 127.0.0.1 when a benchmark first needs them and stopped at the end, whatever
 happens. Scratch data goes to a fresh `benchmarks/.work/run-*/` (removed at the end unless
 `--keep`). Every invocation is appended to `benchmarks/.work/results.json` and its table
@@ -34,6 +38,7 @@ BENCHMARKS = [
     "server_memory",
     "models",
     "drift",
+    "serving",
 ]
 
 

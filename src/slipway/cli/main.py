@@ -7,10 +7,11 @@ import sys
 import typer
 
 from slipway import __version__
-from slipway.cli import experiments, runs
+from slipway.cli import experiments, runs, serve
 from slipway.cli.drift import drift_command, profile_command
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
+from slipway.cli.predict import predict, predictions_app
 from slipway.errors import SlipwayError
 
 app = typer.Typer(
@@ -24,6 +25,9 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models_app, name="models")
 app.command("drift")(drift_command)
 app.command("profile")(profile_command)
+app.add_typer(predictions_app, name="predictions")
+app.command("predict")(predict)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,804 @@
+"""The inference server: one plain ASGI app, run by uvicorn (uvloop, httptools).
+
+Routes::
+
+    POST /predict                                   for people (protocols/predict.py)
+    POST /invocations, GET /ping                    MLflow scoring protocol (scoring.py)
+    GET  /v2, /v2/health/live, /v2/health/ready     Open Inference Protocol v2 (oip.py)
+    GET  /v2/models/{m}[/versions/{v}][/ready]
+    POST /v2/models/{m}[/versions/{v}]/infer
+    POST /feedback                                  labels for earlier requests
+    GET  /health (liveness), /ready (readiness), /metrics (Prometheus), /version
+
+Why not FastAPI: the request path is the product here. A dict lookup picks the route, the
+body is read straight from ASGI messages, JSON is orjson, and the response is two ASGI
+messages, so a request costs tens of microseconds of server code on top of uvicorn and
+the model. Every request gets an id (`x-request-id`, honoured when the client sends one),
+is counted in `/metrics`, and is answered within `request_timeout_s` or with a 504.
+
+Lifecycle: the server listens at once; the models load and warm up in the background, and
+`/ready` answers 200 only when all are loaded (503 before). On SIGTERM, `/ready` turns 503
+first, the server keeps answering for `drain_seconds` so load balancers notice, then stops
+accepting connections, lets requests in flight finish and exits 0 (`run`). A model that
+fails to load at startup stops the server with exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from slipway._version import __version__
+from slipway.errors import (
+    BadRequest,
+    EndpointNotFound,
+    RequestTooLarge,
+    ResourceDoesNotExist,
+    SchemaEnforcementError,
+    ServerUnavailable,
+    SlipwayError,
+)
+from slipway.serving.config import ServeConfig
+from slipway.serving.metrics import ServingMetrics, mark_worker_dead, multiprocess_mode
+from slipway.serving.model import ModelFailed, Prediction, ServedModel
+from slipway.serving.protocols import (
+    RequestTimedOut,
+    UnsupportedMediaType,
+    dumps,
+    loads_json,
+    oip,
+    predict,
+    scoring,
+)
+from slipway.serving.protocols.oip import error_body as oip_error_body
+from slipway.serving.registry import ModelRegistry, sources_of
+
+logger = logging.getLogger("slipway.serving")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+STARTUP_FAILED_EXIT = 3  # a worker whose models did not load
+
+_MODEL_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?/?$")
+_REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+class ClientDisconnected(Exception):
+    """The client went away before sending its whole body."""
+
+
+class Request:
+    """What a handler needs from one HTTP request (headers read once, body on demand)."""
+
+    __slots__ = (
+        "content_length",
+        "content_type",
+        "header_length",
+        "method",
+        "model",
+        "path",
+        "receive",
+        "request_id",
+        "started",
+    )
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.started = time.perf_counter()
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.receive = receive
+        self.content_type: str | None = None
+        self.content_length: int | None = None
+        self.header_length: int | None = None
+        self.model: ServedModel | None = None  # once known, for metrics of failed requests
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                self.content_type = value.decode("latin-1")
+            elif name == b"content-length":
+                self.content_length = int(value) if value.isdigit() else -1
+            elif name == b"x-request-id":
+                request_id = value.decode("latin-1")
+            elif name == b"inference-header-content-length":
+                self.header_length = int(value) if value.isdigit() else -1
+        if request_id is None or not _REQUEST_ID_OK.match(request_id):
+            request_id = os.urandom(16).hex()
+        self.request_id: str = request_id
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body; RequestTooLarge past `limit` bytes (declared or streamed)."""
+        if self.content_length is not None:
+            if self.content_length < 0:
+                raise BadRequest("Content-Length is not a number.")
+            if self.content_length > limit:
+                raise _too_large(limit)
+        chunks = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(
+        f"The request body is larger than this server's limit of {limit} bytes "
+        "(--max-body-mb); send fewer rows per request."
+    )
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    request_id: str,
+    content_type: bytes = JSON,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [
+        (b"content-type", content_type),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode("latin-1")),
+    ]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ServingApp:
+    """The ASGI app of `slipway serve` (one per worker process)."""
+
+    def __init__(self, config: ServeConfig, *, client: Any = None) -> None:
+        self.config = config
+        self.metrics = ServingMetrics()
+        self.models = ModelRegistry(config, self.metrics, client=client)
+        self.prediction_log: Any = None
+        self.draining = False
+        self.load_error: str | None = None
+        self.on_fatal: Callable[[], None] | None = None  # set by run(): stop the server
+        self._loading: asyncio.Task[None] | None = None
+        self._timeout = config.request_timeout_s
+        self._limit = config.max_body_bytes
+        self._routes: dict[tuple[str, str], Callable[[Request, Send], Awaitable[None]]] = {
+            ("POST", "/invocations"): self._invocations,
+            ("POST", "/predict"): self._predict,
+            ("POST", "/feedback"): self._feedback,
+            ("GET", "/ping"): self._ping,
+            ("GET", "/health"): self._health,
+            ("GET", "/ready"): self._ready,
+            ("GET", "/metrics"): self._metrics,
+            ("GET", "/version"): self._version,
+            ("GET", "/v2"): self._v2_server,
+            ("GET", "/v2/"): self._v2_server,
+            ("GET", "/v2/health/live"): self._v2_live,
+            ("GET", "/v2/health/ready"): self._v2_ready,
+        }
+        self._paths = {path for _, path in self._routes}
+
+    @property
+    def ready(self) -> bool:
+        """Every model loaded and warmed up, and not draining."""
+        return self.models.loaded and not self.draining
+
+    def start_draining(self) -> None:
+        """Fail readiness from now on (SIGTERM); requests are still answered."""
+        if not self.draining:
+            logger.info("Draining: /ready now answers 503; finishing requests in flight")
+        self.draining = True
+
+    # ------------------------------------------------------------------ ASGI
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            request = Request(scope, receive)
+            handler = self._routes.get((request.method, request.path))
+            if handler is not None:
+                await handler(request, send)
+            else:
+                await self._dynamic(request, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    logger.exception("slipway serve could not start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        """Open the prediction log and start loading the models in the background."""
+        if self.config.prediction_log:
+            self.prediction_log = await asyncio.to_thread(self._open_prediction_log)
+        self._loading = asyncio.get_running_loop().create_task(self._load_models())
+
+    def _open_prediction_log(self) -> Any:
+        from slipway.serving.predlog import PredictionLog, prediction_log_uri
+
+        tracking_uri = self.config.tracking_uri
+        uri = prediction_log_uri(tracking_uri)
+        log = PredictionLog(uri, sample_rate=self.config.log_sample_rate, tracking_uri=tracking_uri)
+        logger.info("Logging predictions to %s (sample rate %s)", uri, log.sample_rate)
+        return log
+
+    async def _load_models(self) -> None:
+        try:
+            await self.models.start()
+        except Exception as exc:
+            self.load_error = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
+            logger.error("Could not load the models to serve: %s", self.load_error, exc_info=exc)
+            if self.on_fatal is not None:
+                self.on_fatal()
+            return
+        names = ", ".join(f"{m.name} v{m.version}" for m in self.models.current())
+        logger.info("Ready: serving %s", names)
+
+    async def shutdown(self) -> None:
+        """Finish queued predictions, stop model threads, flush the prediction log."""
+        self.draining = True
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+            try:
+                await self._loading
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.models.close()
+        if self.prediction_log is not None:
+            await asyncio.to_thread(self.prediction_log.close)
+        if multiprocess_mode():
+            mark_worker_dead(os.getpid())
+
+    # ------------------------------------------------------------------ predictions
+    async def _run_model(
+        self,
+        model: ServedModel,
+        payload: Any,
+        params: dict[str, Any] | None,
+        proba: bool,
+    ) -> Prediction:
+        try:
+            return await model.predict(payload, params=params, proba=proba, timeout=self._timeout)
+        except TimeoutError:
+            raise RequestTimedOut(
+                f"The prediction took longer than the server's request timeout "
+                f"({self._timeout:g} s)."
+            ) from None
+
+    def _log_prediction(self, request_id: str, model: ServedModel, prediction: Prediction) -> None:
+        log = self.prediction_log
+        if log is None:
+            return
+        try:
+            outputs: Any = prediction.predictions
+            if prediction.probabilities is not None:
+                outputs = {
+                    "prediction": prediction.predictions,
+                    "probability": model.probability_frame(prediction.probabilities),
+                }
+            log.record(
+                request_id=request_id,
+                model_name=model.name,
+                model_version=model.version,
+                inputs=prediction.inputs_frame(),
+                outputs=outputs,
+            )
+        except Exception:  # the log never fails a request
+            logger.debug("Could not log prediction %s", request_id, exc_info=True)
+
+    async def _invocations(self, request: Request, send: Send) -> None:
+        await self._serve_prediction(request, send, "invocations", self._score)
+
+    async def _score(self, request: Request) -> tuple[bytes, ServedModel, Prediction]:
+        body = await request.body(self._limit)
+        model = request.model = self.models.default()
+        payload, params = scoring.parse(body, request.content_type, model.reader)
+        prediction = await self._run_model(model, payload, params, False)
+        return scoring.render(prediction), model, prediction
+
+    async def _predict(self, request: Request, send: Send) -> None:
+        await self._serve_prediction(request, send, "predict", self._predict_people)
+
+    async def _predict_people(self, request: Request) -> tuple[bytes, ServedModel, Prediction]:
+        body = await request.body(self._limit)
+        parsed = predict.parse(body)
+        if parsed.model is None and len(self.models.names()) > 1:
+            raise BadRequest(
+                f'Several models are served here: say which with "model" '
+                f"(one of {sorted(self.models.names())})."
+            )
+        model = request.model = self.models.get(parsed.model, parsed.version)
+        prediction = await self._run_model(
+            model, parsed.payload, parsed.params, parsed.probabilities
+        )
+        return predict.render(prediction, model, request.request_id), model, prediction
+
+    async def _serve_prediction(
+        self,
+        request: Request,
+        send: Send,
+        endpoint: str,
+        handle: Callable[[Request], Awaitable[tuple[bytes, ServedModel, Prediction]]],
+    ) -> None:
+        """Run a prediction handler; answer its body or its error in the endpoint's format."""
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        try:
+            try:
+                body, model, prediction = await handle(request)
+            except ClientDisconnected:
+                return
+            except Exception as exc:
+                status, body, content_type = self._error(exc, request, endpoint, v2=False)
+                await _respond(send, status, body, request.request_id, content_type)
+                self._count(request, endpoint, status)
+                return
+            await _respond(send, 200, body, request.request_id)
+            metrics.request_done(
+                endpoint, 200, model.name, model.version, time.perf_counter() - request.started
+            )
+            self._log_prediction(request.request_id, model, prediction)
+        finally:
+            metrics.in_flight.dec()
+
+    def _count(self, request: Request, endpoint: str, status: int) -> None:
+        model = request.model
+        self.metrics.request_done(
+            endpoint,
+            status,
+            model.name if model is not None else "",
+            model.version if model is not None else "",
+            time.perf_counter() - request.started,
+        )
+
+    def _error(
+        self, exc: BaseException, request: Request, endpoint: str, *, v2: bool
+    ) -> tuple[int, bytes, bytes]:
+        """(status, body, content type) answering `exc` in the endpoint's protocol."""
+        rid = request.request_id
+        problems: list[str] | None = None
+        if isinstance(exc, SchemaEnforcementError):
+            status, code, kind = (400 if v2 else 422), exc.error_code, "schema"
+            message, problems = exc.message, exc.problems
+        elif isinstance(exc, ModelFailed):
+            status, code, kind = 500, exc.error_code, "model_error"
+            message = f"{exc.message}; see the server log for request {rid}."
+            logger.error("Request %s: %s", rid, exc.message, exc_info=exc.__cause__ or exc)
+        elif isinstance(exc, SlipwayError) and (
+            exc.http_status < 500 or isinstance(exc, (RequestTimedOut, ServerUnavailable))
+        ):
+            status, code, message = exc.http_status, exc.error_code, exc.message
+            kind = _ERROR_KINDS.get(type(exc), _kind_of(status))
+        else:
+            status, code, kind = 500, "INTERNAL_ERROR", "server_error"
+            message = (
+                f"The server failed on this request ({type(exc).__name__}); see the server "
+                f"log for request {rid}."
+            )
+            logger.error("Request %s failed", rid, exc_info=exc)
+        self.metrics.error(endpoint, kind, request.model.name if request.model else "")
+        if v2:
+            return status, oip_error_body(message), JSON
+        if status == 415 and endpoint == "invocations":
+            return status, message.encode("utf-8"), TEXT
+        extra = {"problems": problems} if problems is not None else {}
+        return status, scoring.error_body(status, code, message, rid, **extra), JSON
+
+    # ------------------------------------------------------------------ OIP
+    async def _dynamic(self, request: Request, send: Send) -> None:
+        match = _MODEL_PATH.match(request.path)
+        if match is None:
+            await self._not_found(request, send)
+            return
+        name, version, action = match.group(1), match.group(2), match.group(3)
+        if action == "/infer":
+            if request.method != "POST":
+                await self._wrong_method(request, send, "POST")
+                return
+            await self._v2_infer(request, send, name, version)
+            return
+        if request.method != "GET":
+            await self._wrong_method(request, send, "GET")
+            return
+        try:
+            model = self.models.get(name, version)
+        except Exception as exc:
+            status, body, content_type = self._error(exc, request, "v2_model", v2=True)
+            await _respond(send, status, body, request.request_id, content_type)
+            return
+        if action == "/ready":
+            ready = not self.draining
+            body = dumps({"name": name, "ready": ready})
+            await _respond(send, 200 if ready else 503, body, request.request_id)
+            return
+        body = oip.model_metadata(model, self.models.versions(name))
+        await _respond(send, 200, body, request.request_id)
+
+    async def _v2_infer(self, request: Request, send: Send, name: str, version: str | None) -> None:
+        metrics = self.metrics
+        metrics.in_flight.inc()
+        try:
+            try:
+                self.models.get(name, version)  # an unknown model is a 404, whatever the body
+                body = await request.body(self._limit)
+                # Looked up again after the last await: an alias swap may have happened
+                # while the body arrived, and the old version may be retiring.
+                model = request.model = self.models.get(name, version)
+                if request.header_length is not None and request.header_length < 0:
+                    raise BadRequest("Inference-Header-Content-Length is not a number")
+                infer = oip.parse_infer(body, request.header_length)
+                payload = oip.to_payload(infer, model)
+                prediction = await self._run_model(
+                    model, payload, None, oip.wants_probabilities(infer)
+                )
+                outputs = oip.output_tensors(infer, model, prediction)
+                answer, header_length = oip.infer_response(infer, model, outputs)
+            except ClientDisconnected:
+                return
+            except Exception as exc:
+                status, answer, content_type = self._error(exc, request, "v2_infer", v2=True)
+                await _respond(send, status, answer, request.request_id, content_type)
+                self._count(request, "v2_infer", status)
+                return
+            if header_length is None:
+                await _respond(send, 200, answer, request.request_id)
+            else:
+                await _respond(
+                    send,
+                    200,
+                    answer,
+                    request.request_id,
+                    b"application/octet-stream",
+                    [(b"inference-header-content-length", str(header_length).encode())],
+                )
+            metrics.request_done(
+                "v2_infer",
+                200,
+                model.name,
+                model.version,
+                time.perf_counter() - request.started,
+            )
+            self._log_prediction(request.request_id, model, prediction)
+        finally:
+            metrics.in_flight.dec()
+
+    async def _v2_server(self, request: Request, send: Send) -> None:
+        await _respond(send, 200, oip.server_metadata(), request.request_id)
+
+    async def _v2_live(self, request: Request, send: Send) -> None:
+        await _respond(send, 200, b'{"live":true}', request.request_id)
+
+    async def _v2_ready(self, request: Request, send: Send) -> None:
+        ready = self.ready
+        body = b'{"ready":true}' if ready else b'{"ready":false}'
+        await _respond(send, 200 if ready else 503, body, request.request_id)
+
+    # ------------------------------------------------------------------ operations
+    async def _health(self, request: Request, send: Send) -> None:
+        body = dumps({"status": "ok", "ready": self.ready, "pid": os.getpid()})
+        await _respond(send, 200, body, request.request_id)
+
+    async def _ready(self, request: Request, send: Send) -> None:
+        if self.ready:
+            body = dumps(
+                {
+                    "ready": True,
+                    "models": [
+                        {"name": m.name, "version": m.version} for m in self.models.current()
+                    ],
+                }
+            )
+            await _respond(send, 200, body, request.request_id)
+            return
+        if self.draining:
+            reason = "draining: the server is shutting down"
+        elif self.load_error:
+            reason = f"the models failed to load: {self.load_error}"
+        else:
+            reason = "loading the models"
+        await _respond(send, 503, dumps({"ready": False, "reason": reason}), request.request_id)
+
+    async def _ping(self, request: Request, send: Send) -> None:
+        # mlflow's /ping: 200 once the model is loaded.
+        await _respond(send, 200 if self.ready else 503, b"\n", request.request_id)
+
+    async def _metrics(self, request: Request, send: Send) -> None:
+        body, content_type = await asyncio.to_thread(self.metrics.render)
+        await _respond(send, 200, body, request.request_id, content_type.encode())
+
+    async def _version(self, request: Request, send: Send) -> None:
+        models = [
+            {
+                "name": m.name,
+                "version": m.version,
+                "flavor": m.flavor,
+                "source": m.source,
+                "batching": m.batcher.enabled,
+            }
+            for m in self.models.served()
+        ]
+        body = dumps({"slipway": __version__, "models": models})
+        await _respond(send, 200, body, request.request_id)
+
+    async def _feedback(self, request: Request, send: Send) -> None:
+        try:
+            if self.prediction_log is None:
+                raise EndpointNotFound(
+                    "Feedback needs the prediction log, and this server runs without it "
+                    "(--no-prediction-log)."
+                )
+            doc = loads_json(await request.body(self._limit))
+            if isinstance(doc, dict) and "records" in doc:
+                records = doc["records"]
+            elif isinstance(doc, dict):
+                records = [doc]
+            else:
+                raise BadRequest('Send {"request_id": ..., "label": ...} or {"records": [...]}.')
+            accepted = await asyncio.to_thread(self.prediction_log.record_feedback, records)
+        except ClientDisconnected:
+            return
+        except Exception as exc:
+            status, body, content_type = self._error(exc, request, "feedback", v2=False)
+            await _respond(send, status, body, request.request_id, content_type)
+            self.metrics.request_done(
+                "feedback", status, "", "", time.perf_counter() - request.started
+            )
+            return
+        await _respond(send, 200, dumps({"accepted": accepted}), request.request_id)
+        self.metrics.request_done("feedback", 200, "", "", time.perf_counter() - request.started)
+
+    async def _not_found(self, request: Request, send: Send) -> None:
+        if request.path in self._paths:
+            allowed = sorted(m for m, p in self._routes if p == request.path)
+            await self._wrong_method(request, send, ", ".join(allowed))
+            return
+        message = f"No endpoint {request.method} {request.path} on this slipway server."
+        if request.path.startswith("/v2"):
+            body = oip.error_body(message)
+        else:
+            body = scoring.error_body(404, "ENDPOINT_NOT_FOUND", message, request.request_id)
+        await _respond(send, 404, body, request.request_id)
+
+    async def _wrong_method(self, request: Request, send: Send, allowed: str) -> None:
+        message = f"{request.method} is not allowed on {request.path}; use {allowed}."
+        if request.path.startswith("/v2"):
+            body = oip.error_body(message)
+        else:
+            body = scoring.error_body(405, "ENDPOINT_NOT_FOUND", message, request.request_id)
+        await _respond(send, 405, body, request.request_id, extra=[(b"allow", allowed.encode())])
+
+
+_ERROR_KINDS: dict[type, str] = {
+    UnsupportedMediaType: "unsupported_media_type",
+    RequestTooLarge: "too_large",
+    ResourceDoesNotExist: "not_found",
+    RequestTimedOut: "timeout",
+    ServerUnavailable: "unavailable",
+}
+
+
+def _kind_of(status: int) -> str:
+    return {404: "not_found", 413: "too_large", 415: "unsupported_media_type"}.get(
+        status, "bad_request"
+    )
+
+
+def create_app(config: ServeConfig, *, client: Any = None) -> ServingApp:
+    """The ASGI app serving `config.model_uris` (tests run it in-process under uvicorn)."""
+    return ServingApp(config, client=client)
+
+
+# ---------------------------------------------------------------------- running
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's Server, except that SIGTERM drains first and a drained server exits 0.
+
+    SIGTERM marks the app as draining (`/ready` answers 503) and stops the server
+    `drain_seconds` later; uvicorn then stops accepting connections and waits for the
+    requests in flight. SIGINT (Ctrl-C) skips the wait; a second signal forces the exit.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: ServingApp, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.app = app
+        self.drain_seconds = drain_seconds
+        self.exit_at: float | None = None
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises the signal after its graceful shutdown, so the exit status
+        # would say "killed by SIGTERM"; here a drained server simply returns.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        first = not self.app.draining
+        self.app.start_draining()
+        if first and sig == signal.SIGTERM and self.drain_seconds > 0:
+            self.exit_at = time.monotonic() + self.drain_seconds
+            return
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.exit_at is not None and time.monotonic() >= self.exit_at:
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def _uvicorn_config(app: ServingApp, config: ServeConfig) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level=config.log_level,
+        access_log=config.access_log,
+        timeout_graceful_shutdown=int(config.request_timeout_s) + 5,
+        server_header=False,
+    )
+
+
+def serve_in_process(config: ServeConfig, sockets: list[Any] | None = None) -> int:
+    """Run one server process (the only one, or a worker); returns its exit status."""
+    app = ServingApp(config)
+    server = DrainingServer(_uvicorn_config(app, config), app, config.drain_seconds)
+
+    def fatal() -> None:
+        server.should_exit = True
+
+    app.on_fatal = fatal
+    server.run(sockets=sockets)
+    if app.load_error is not None or not server.started:
+        return STARTUP_FAILED_EXIT
+    return 0
+
+
+def _worker_main(sock: Any) -> None:
+    """Entry point of a worker process (spawned): settings come from the environment."""
+    import sys
+
+    config = ServeConfig.from_env()
+    _configure_logging(config.log_level)
+    sys.exit(serve_in_process(config, sockets=[sock]))
+
+
+def run(config: ServeConfig) -> int:
+    """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean drain).
+
+    With `workers > 1` this process binds the socket, starts the workers (each loads its
+    own models), forwards SIGTERM/SIGINT to them and keeps Prometheus' multiprocess
+    directory, which it removes at the end.
+    """
+    _configure_logging(config.log_level)
+    sources_of(config)  # a bad URI fails here, before any worker starts
+    if config.workers == 1:
+        code = serve_in_process(config)
+        return 1 if code == STARTUP_FAILED_EXIT else code
+    return _run_workers(config)
+
+
+def _run_workers(config: ServeConfig) -> int:
+    import multiprocessing
+    import shutil
+    import socket
+    import tempfile
+
+    from slipway.serving.config import CONFIG_ENV
+    from slipway.serving.metrics import MULTIPROC_ENV
+
+    own_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_dir = tempfile.mkdtemp(prefix="slipway-serve-metrics-")
+        os.environ[MULTIPROC_ENV] = own_dir
+    os.environ[CONFIG_ENV] = config.to_env()
+    sock = socket.socket(socket.AF_INET6 if ":" in config.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((config.host, config.port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    multiprocessing.allow_connection_pickling()
+    spawn = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start_worker() -> Any:
+        process = spawn.Process(target=_worker_main, args=(sock,), daemon=False)
+        process.start()
+        return process
+
+    def forward(sig: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, sig)
+
+    workers = [start_worker() for _ in range(config.workers)]
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    logger.info("Started %d workers on %s:%d", config.workers, config.host, config.port)
+    status = 0
+    try:
+        while workers:
+            for process in list(workers):
+                process.join(timeout=0.2)
+                if process.exitcode is None:
+                    continue
+                workers.remove(process)
+                if stopping:
+                    continue
+                if process.exitcode == STARTUP_FAILED_EXIT:
+                    logger.error("A worker could not load its models; stopping")
+                    status = 1
+                    forward(signal.SIGINT, None)
+                else:
+                    logger.warning(
+                        "Worker %s exited with %s; starting another", process.pid, process.exitcode
+                    )
+                    workers.append(start_worker())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sock.close()
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+            os.environ.pop(MULTIPROC_ENV, None)
+    return status
+
+
+def _configure_logging(level: str) -> None:
+    """Show slipway's log lines like uvicorn's, unless the host process set up logging."""
+    ours = logging.getLogger("slipway")
+    ours.setLevel(level.upper())
+    if not ours.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        ours.addHandler(handler)
+
+
+__all__ = ["DrainingServer", "ServingApp", "create_app", "run", "serve_in_process"]
