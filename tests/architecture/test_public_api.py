@@ -2,7 +2,8 @@
 
 Public means `slipway` (the fluent API, `Client`, the exceptions, the entities), the
 flavor modules, `slipway.models`, `slipway.errors`, `slipway.entities`,
-`slipway.artifacts` and `slipway.monitoring`. Changing a name here is an API change.
+`slipway.artifacts`, `slipway.monitoring` and `slipway.serving`. Changing a name here
+is an API change.
 Every other module is internal (docs/architecture.md), but still declares `__all__`.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 PUBLIC = {
+    "slipway.serving": ["ServeConfig", "create_app", "run"],
     "slipway.monitoring": [
         "ColumnDrift",
         "ColumnProfile",

@@ -117,9 +117,6 @@ def test_alias_moved_to_a_broken_version_keeps_the_old_one(serve, registry):
     _wait_for(lambda: _predict(served.http).json()["version"] == "2")
 
 
-@pytest.mark.xfail(
-    reason="needs Client.record_model_event from the architecture branch", strict=False
-)
 def test_a_failed_load_is_recorded_in_the_audit_trail(serve, registry):
     registry.set_alias("forest", "audit-test", "1")
     served = serve("models:/forest@audit-test", poll_interval_s=0.1)
