@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,13 @@ def test_demo_runs_the_model_lifecycle(tmp_path: Path, monkeypatch: pytest.Monke
     best = max(runs.values(), key=lambda r: r.data.metrics["f1"])
     assert champion.run_id == best.info.run_id
     assert "models:/churn-classifier@champion" in result.stdout
+    # It served the champion over HTTP: every answer is in the prediction log, labelled.
+    from slipway.serving.export import read_predictions
+
+    logged = read_predictions("churn-classifier")
+    assert len(logged) == 200
+    assert logged["label"].notna().all()
+    assert set(logged["model_version"]) == {str(champion.version)}
+    # And the shifted population was caught, with a report to look at.
+    report = Path(os.environ["SLIPWAY_HOME"]) / "reports" / "drift-report.html"
+    assert "Dataset drift detected" in report.read_text()

@@ -4,7 +4,10 @@ Two candidates are trained on seeded synthetic churn data as tracked runs (param
 validation-loss curve per boosting stage through the background batcher, final metrics,
 the dataset input, the model in MLmodel format). Each is registered as a version of
 `churn-classifier`; a quality gate decides which one holds `@champion`; the champion is
-loaded back by URI and scores a few customers. Then it prints where everything went.
+loaded back by URI and scores a few customers. Then `slipway serve` serves the champion
+over HTTP, the demo sends it customers and posts their true labels (the prediction log
+keeps both), and a later, shifted population is checked for drift with an HTML report.
+Finally it prints where everything went.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from rich.console import Console
 from rich.progress import Progress
 
 import slipway
+from slipway import config
 from slipway.demo.churn import FEATURES, make_churn
+from slipway.demo.live import check_drift, serve_champion
 from slipway.errors import GateFailed, MissingDependency
 
 console = Console()
@@ -120,12 +125,36 @@ def run_demo() -> str:
         f"[bold]Serving check[/] models:/{MODEL_NAME}@champion (version {champion.version}) "
         f"predicts {list(np.asarray(scores).tolist())} for the first 5 test customers"
     )
+
+    traffic = serve_champion(
+        f"models:/{MODEL_NAME}@champion",
+        slipway.get_tracking_uri(),
+        test[FEATURES].head(200),
+        test["churned"].head(200),
+        console,
+    )
+    console.print(
+        f"[bold]Serving[/] slipway serve answered {traffic.requests} requests on {traffic.url}; "
+        f"{traffic.labelled} labels posted to /feedback; the prediction log holds "
+        f"{traffic.logged_rows} rows, accuracy on labelled ones {traffic.accuracy:.3f}"
+    )
+
+    report = config.home() / "reports" / "drift-report.html"
+    drifted = make_churn(2000, seed=11, drift=0.6)[FEATURES]
+    result = check_drift(train[FEATURES], drifted, report)
+    verdict = "[bold red]dataset drift[/]" if result.dataset_drift else "no dataset drift"
+    console.print(
+        f"[bold]Drift[/] next quarter's customers vs training data: {verdict} "
+        f"({result.share_drifted:.0%} of columns: {', '.join(result.drifted_columns)})"
+    )
     console.print(f"  metadata   {slipway.get_tracking_uri()}")
     console.print(f"  artifacts  {experiment.artifact_location}")
+    console.print(f"  report     {report}")
     console.print(
         "Look at it with: [bold].venv/bin/slipway runs list -e churn-demo[/], "
         f"[bold].venv/bin/slipway models show {MODEL_NAME}[/], "
-        f"[bold].venv/bin/slipway models history {MODEL_NAME}[/]"
+        f"[bold].venv/bin/slipway models history {MODEL_NAME}[/], "
+        f"[bold].venv/bin/slipway predictions export {MODEL_NAME} -o scored.csv[/]"
     )
     return champion.run_id
 
