@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
+import types
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,11 @@ from slipway.models.saving import finish_model_dir, new_model_dir
 from slipway.models.unsafe import PICKLE_FORMATS, load_pickle_file, refuse_pickle
 
 logger = logging.getLogger(__name__)
+
+# scikit-learn's array-API shims for optional tensor libraries; they define no estimators.
+_ARRAY_API_SHIMS = tuple(
+    f"sklearn.externals.array_api_compat.{lib}" for lib in ("torch", "cupy", "dask")
+)
 
 FLAVOR_NAME = "sklearn"
 SERIALIZATION_FORMAT_SKOPS = "skops"
@@ -171,7 +178,7 @@ def write_estimator(obj: Any, path: Path, serialization_format: str) -> list[str
 
 
 def _write_skops(obj: Any, path: Path) -> list[str]:
-    sio = import_optional("skops.io", "Saving in the skops format")
+    sio = skops_io("Saving in the skops format")
     try:
         sio.dump(obj, path)
         trusted = sorted(sio.get_untrusted_types(file=path))
@@ -195,6 +202,29 @@ def _write_skops(obj: Any, path: Path) -> list[str]:
 # --------------------------------------------------------------------------- loading
 
 
+def skops_io(purpose: str) -> Any:
+    """`skops.io`, imported without dragging in torch, cupy or dask.
+
+    At import skops lists scikit-learn's estimators with `all_estimators()`, which imports
+    every scikit-learn package, including the array-API shims that import torch (or cupy,
+    dask) when it is installed: seconds and hundreds of MiB for no estimator. Inert modules
+    stand in for those shims while skops imports, then are taken out again, so the trusted
+    list is the same and a later real import of a shim still works.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    stand_ins = {
+        name: types.ModuleType(name) for name in _ARRAY_API_SHIMS if name not in sys.modules
+    }
+    sys.modules.update(stand_ins)
+    try:
+        return import_optional("skops.io", purpose)
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 def is_safe_skops_type(type_name: str) -> bool:
     """Whether slipway trusts a skops type without allow_pickle (numeric-library internals)."""
     return type_name in _SAFE_SKOPS_TYPES or type_name.startswith(_SAFE_SKOPS_PREFIXES)
@@ -204,7 +234,7 @@ def load_skops(
     path: Path, recorded: Iterable[str] | None, allow_pickle: bool, model_dir: Path
 ) -> Any:
     """Load a skops file trusting only what the policy in the module docstring allows."""
-    sio = import_optional("skops.io", "Loading this skops model")
+    sio = skops_io("Loading this skops model")
     needed = sorted(sio.get_untrusted_types(file=path))
     if not allow_pickle:
         unrecorded = sorted(set(needed) - set(recorded or ()))
@@ -290,6 +320,7 @@ __all__ = [
     "SERIALIZATION_FORMATS",
     "SklearnPredictor",
     "is_safe_skops_type",
+    "skops_io",
     "load_model",
     "load_pyfunc",
     "save_model",
