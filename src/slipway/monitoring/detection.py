@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from slipway.errors import InvalidParameterValue
+from slipway.errors import InvalidParameterValue, MissingDependency
 from slipway.monitoring import drift as tests
+from slipway.monitoring import text
 from slipway.monitoring.columns import (
     BOOLEAN,
     CATEGORICAL,
@@ -45,11 +46,12 @@ from slipway.monitoring.result import (
     Finding,
     QualityReport,
 )
-from slipway.monitoring.selection import default_test, default_threshold
+from slipway.monitoring.selection import SMALL_REFERENCE, default_test, default_threshold
 from slipway.monitoring.summary import (
     CategoricalSummary,
     NumericSummary,
     Summary,
+    TextSummary,
     summarize,
 )
 
@@ -309,10 +311,6 @@ def _test_column(
     column.n_reference, column.n_current = ref_summary.count, cur_summary.count
     column.distribution = _distribution(ref_summary, cur_summary)
 
-    if column_type == TEXT:
-        column.note = "not tested (text): text-content drift needs a domain classifier"
-        findings.append(Finding("not_tested", column.note, name, "info"))
-        return column
     if column_type == DATETIME and name not in options.tests:
         column.note = "not tested (datetime): its range is checked in data quality"
         return column
@@ -328,8 +326,7 @@ def _test_column(
         column.note = f"not tested ({column_type})"
         return column
     if test == "text_content":
-        column.note = "not tested: text-content drift needs a domain classifier"
-        return column
+        return _test_text(column, ref_summary, cur_summary, options.thresholds.get(name), findings)
     spec = tests.STAT_TESTS[test]
     if spec.needs == "samples" and not isinstance(ref_summary, NumericSummary):
         raise InvalidParameterValue(
@@ -354,6 +351,49 @@ def _test_column(
             if isinstance(ref_summary, NumericSummary) and ref_summary.sampled
             else f"{test} ran on sampled values"
         )
+    return column
+
+
+def _test_text(
+    column: ColumnDrift,
+    ref: Summary,
+    cur: Summary,
+    threshold: float | None,
+    findings: list[Finding],
+) -> ColumnDrift:
+    """The domain-classifier test of a text column (see `slipway.monitoring.text`)."""
+    if not isinstance(ref, TextSummary) or not isinstance(cur, TextSummary):
+        raise InvalidParameterValue(
+            f"The text-content test needs text; column {column.name!r} is {column.type}."
+        )
+    if ref.texts is None or cur.texts is None:
+        column.note = "not tested (text): a profile keeps no texts; use the raw reference"
+        findings.append(Finding("not_tested", column.note, column.name, "info"))
+        return column
+    small = ref.count <= SMALL_REFERENCE
+    threshold = default_threshold("text_content", ref.count) if threshold is None else threshold
+    ref_texts, cur_texts = ref.texts, cur.texts
+    try:
+        outcome = text.text_content_drift(ref_texts, cur_texts, threshold, percentile=small)
+    except MissingDependency as exc:
+        column.note = f"not tested (text): {exc.message}"
+        findings.append(Finding("not_tested", column.note, column.name, "info"))
+        return column
+    if outcome is None:
+        column.note = "not tested (text): too few texts, or no words left after stop words"
+        findings.append(Finding("not_tested", column.note, column.name, "info"))
+        return column
+    column.test, column.threshold = "text_content", threshold
+    column.statistic, column.p_value = outcome.roc_auc, None
+    column.tested, column.drifted = True, outcome.drifted
+    column.sampled = ref.sampled or cur.sampled
+    if small:
+        column.note = (
+            f"domain classifier ROC AUC {outcome.roc_auc:.3f} against {outcome.bar:.3f}, "
+            f"the {threshold:.0%} percentile of random classifiers"
+        )
+    elif column.sampled:
+        column.note = "text_content ran on a sample of the texts"
     return column
 
 
@@ -596,10 +636,8 @@ def _check_tests(spec: dict[str, str]) -> dict[str, str]:
         except KeyError:
             raise InvalidParameterValue(
                 f"Unknown drift test {name!r} for column {column!r}; use one of: "
-                f"{', '.join(t for t in tests.STAT_TESTS if t != 'text_content')}."
+                f"{', '.join(tests.STAT_TESTS)}."
             ) from None
-        if out[column] == "text_content":
-            raise InvalidParameterValue("The text-content test is not available yet.")
     return out
 
 

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from slipway.monitoring.columns import BOOLEAN, CATEGORICAL, DATETIME, NUMERIC, TEXT
 from slipway.monitoring.drift import histogram_sorted
 from slipway.monitoring.reading import to_numpy
+from slipway.monitoring.text import sample_texts
 
 # Exact value counts are kept for numeric columns with at most this many distinct values.
 DISTINCT_CAP = 1000
@@ -171,11 +172,14 @@ class CategoricalSummary:
 
 @dataclass
 class TextSummary:
-    """One side of a text column: counts only (text drift is not tested)."""
+    """One side of a text column: counts, and the texts the drift test reads (raw data
+    only: a profile keeps no texts)."""
 
     count: int
     missing: int
     mean_length: float = math.nan
+    texts: np.ndarray | None = None
+    sampled: bool = False
 
     @property
     def rows(self) -> int:
@@ -308,10 +312,13 @@ def summarize_text(column: pa.ChunkedArray) -> TextSummary:
         column = column.cast(pa.string())
     lengths = pc.utf8_length(column)
     mean = pc.mean(lengths).as_py()
+    texts, sampled = sample_texts(column.drop_null().to_pylist())
     return TextSummary(
         count=len(column) - column.null_count,
         missing=column.null_count,
         mean_length=math.nan if mean is None else float(mean),
+        texts=texts,
+        sampled=sampled,
     )
 
 
