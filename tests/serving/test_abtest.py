@@ -129,7 +129,10 @@ def test_not_enough_data_without_labels(tmp_path: Path) -> None:
     assert "not enough data" in result.to_html().lower()
 
 
-def test_variant_column_groups_rows_and_experiment_column_filters(tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_experiment", [True, False])
+def test_variant_column_groups_rows_and_experiment_column_filters(
+    tmp_path: Path, with_experiment: bool
+) -> None:
     """A log with `variant` (and `experiment`) columns, as the traffic split writes it."""
     root = tmp_path / "log"
     write_log(str(root))
@@ -142,14 +145,20 @@ def test_variant_column_groups_rows_and_experiment_column_filters(tmp_path: Path
         ]
         experiments = ["other" if int(r.split("-")[1]) < 50 else "churn-ab" for r in ids]
         table = table.append_column("variant", pa.array(variants, pa.string()))
-        table = table.append_column("experiment", pa.array(experiments, pa.string()))
+        if with_experiment:
+            table = table.append_column("experiment", pa.array(experiments, pa.string()))
         pq.write_table(table, path)
     result = analyze_experiment("churn-ab", "conversion", models="churn", root=str(root))
     assert result.grouped_by == "variant" and [v.name for v in result.variants] == ["a", "b"]
-    # requests 50..299 of each version: 250 each; 30 (a) and 110 (b) converted
-    assert [v.labelled for v in result.variants] == [250, 250]
-    assert [v.successes for v in result.variants] == [30, 110]
-    assert result.excluded_rows == 2 * (55 + 110)  # other experiment + no variant, in rows
+    if with_experiment:
+        # requests 50..299 of each version: 250 each; 30 (a) and 110 (b) converted
+        assert [v.labelled for v in result.variants] == [250, 250]
+        assert [v.successes for v in result.variants] == [30, 110]
+        assert result.excluded_rows == 2 * (55 + 110)  # other experiment + no variant, rows
+    else:
+        assert [v.labelled for v in result.variants] == [300, 300]
+        assert [v.successes for v in result.variants] == [80, 160]
+        assert result.excluded_rows == 2 * 110  # no variant
     with pytest.raises(InvalidParameterValue, match="No variant 'c'"):
         analyze_experiment("churn-ab", models="churn", root=str(root), control="c")
 

@@ -284,19 +284,22 @@ def _log_frames(
             tracking_uri=tracking_uri,
         )
 
-    batches = scan([*wanted, *OPTIONAL_COLUMNS])
-    try:
-        first = next(batches, None)
-    except InvalidParameterValue:
-        # A log written without `variant`/`experiment` (or `prediction`): read every column
-        # and keep what is there; the metric says what it misses.
-        batches = scan(None)
-        first = next(batches, None)
+    # The log refuses unknown columns, and `variant`/`experiment` are only in logs of
+    # servers that split traffic: ask for fewer until it agrees (the last refusal, e.g.
+    # no `prediction` for accuracy, names the columns the log has).
+    attempts = [[*wanted, *OPTIONAL_COLUMNS[:n]] for n in range(len(OPTIONAL_COLUMNS), -1, -1)]
+    for i, columns in enumerate(attempts):
+        batches = scan(columns)
+        try:
+            first = next(batches, None)
+            break
+        except InvalidParameterValue:
+            if i == len(attempts) - 1:
+                raise
     if first is None:
         return
-    read = (*wanted, *OPTIONAL_COLUMNS, "label", "reward")
     for table in _chain(first, batches):
-        yield table.select([c for c in read if c in table.schema.names]).to_pandas()
+        yield table.to_pandas()
 
 
 def _chain(first: Any, rest: Iterable[Any]) -> Iterator[Any]:
