@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 MAX_POINTS = 400
 
@@ -174,10 +174,171 @@ def _paired_bars(
     return "".join(parts)
 
 
+# One color per series when a chart draws several (variants of an experiment, ...).
+SERIES_COLORS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#57606a", "#bf3989")
+
+
+def series_color(index: int) -> str:
+    """The color of the `index`-th series (the palette repeats after seven)."""
+    return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+
+def interval_chart(
+    labels: Sequence[str],
+    estimates: Sequence[float | None],
+    lows: Sequence[float | None],
+    highs: Sequence[float | None],
+    title: str,
+    *,
+    reference: float | None = None,
+    value_format: Callable[[float], str] | None = None,
+    width: int = 480,
+) -> str:
+    """One row per label: the estimate as a dot and its interval as a bar (a forest plot).
+
+    `reference` draws a dashed vertical line (e.g. the control's value); `value_format`
+    writes the axis ends (default: 4 significant digits). A row whose estimate is
+    missing is labelled "no data".
+    """
+    fmt = value_format or _fmt
+    esc = html.escape
+    row_h, pad_l, pad_r, pad_t, pad_b = 26, 110, 16, 24, 22
+    height = pad_t + pad_b + row_h * max(len(labels), 1)
+    inner_w = width - pad_l - pad_r
+    finite = [
+        float(v)
+        for v in (*estimates, *lows, *highs, reference)
+        if v is not None and math.isfinite(v)
+    ]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    span = hi - lo
+    lo, hi = (lo - 0.05 * span, hi + 0.05 * span) if span else (lo - 0.5, hi + 0.5)
+
+    def sx(v: float) -> float:
+        return pad_l + (v - lo) / (hi - lo) * inner_w
+
+    bottom = pad_t + row_h * max(len(labels), 1)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">',
+        f'<text x="{pad_l}" y="16" font-size="13" font-weight="600">{esc(title)}</text>',
+        f'<rect x="{pad_l}" y="{pad_t}" width="{inner_w}" height="{bottom - pad_t}" '
+        'fill="#f6f8fa"/>',
+    ]
+    if reference is not None and math.isfinite(reference):
+        x = sx(reference)
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{pad_t}" x2="{x:.1f}" y2="{bottom}" stroke="#8c959f" '
+            'stroke-dasharray="4 3"/>'
+        )
+    for i, (label, est, low, high) in enumerate(zip(labels, estimates, lows, highs, strict=True)):
+        y = pad_t + row_h * i + row_h / 2
+        short = label if len(label) <= 16 else label[:15] + "…"
+        parts.append(
+            f'<text x="{pad_l - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+            f"{esc(short)}</text>"
+        )
+        if est is None or not math.isfinite(est):
+            parts.append(
+                f'<text x="{pad_l + 6}" y="{y + 4:.1f}" font-size="11" fill="#57606a">'
+                "no data</text>"
+            )
+            continue
+        color = series_color(i)
+        if low is not None and high is not None and math.isfinite(low) and math.isfinite(high):
+            parts.append(
+                f'<line x1="{sx(low):.1f}" y1="{y:.1f}" x2="{sx(high):.1f}" y2="{y:.1f}" '
+                f'stroke="{color}" stroke-width="3" stroke-linecap="round"/>'
+            )
+        parts.append(f'<circle cx="{sx(est):.1f}" cy="{y:.1f}" r="4.5" fill="{color}"/>')
+    parts.append(
+        f'<text x="{pad_l}" y="{height - 6}" font-size="11">{esc(fmt(lo))}</text>'
+        f'<text x="{pad_l + inner_w}" y="{height - 6}" font-size="11" text-anchor="end">'
+        f"{esc(fmt(hi))}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def multi_line_chart(
+    xs: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    *,
+    x_format: Callable[[float], str] | None = None,
+    width: int = 480,
+    height: int = 200,
+) -> str:
+    """Several series over shared x values (e.g. posterior densities), with a legend.
+
+    The y axis starts at 0; non-finite values are drawn as 0. Long series are thinned
+    to at most `MAX_POINTS` points. `x_format` writes the x axis ends.
+    """
+    fmt = x_format or _fmt
+    esc = html.escape
+    pad_l, pad_r, pad_t, pad_b = 48, 12, 24, 40
+    inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">'
+        f'<text x="{pad_l}" y="16" font-size="13" font-weight="600">{esc(title)}</text>'
+    )
+    stride = max(1, math.ceil(len(xs) / MAX_POINTS))
+    keep = list(range(0, len(xs), stride))
+    if len(xs) < 2 or not series:
+        return head + (
+            f'<text x="{pad_l}" y="{pad_t + inner_h / 2}" font-size="12" fill="#57606a">'
+            "nothing to draw</text></svg>"
+        )
+    cleaned = {
+        name: [float(ys[i]) if math.isfinite(ys[i]) else 0.0 for i in keep]
+        for name, ys in series.items()
+    }
+    x_pts = [float(xs[i]) for i in keep]
+    x_lo, x_hi = x_pts[0], x_pts[-1]
+    x_span = (x_hi - x_lo) or 1.0
+    y_hi = max((max(ys) for ys in cleaned.values() if ys), default=0.0) or 1.0
+    bottom = pad_t + inner_h
+    parts = [
+        head,
+        f'<rect x="{pad_l}" y="{pad_t}" width="{inner_w}" height="{inner_h}" fill="#f6f8fa"/>',
+    ]
+    for i, (name, ys) in enumerate(cleaned.items()):
+        points = " ".join(
+            f"{pad_l + (x - x_lo) / x_span * inner_w:.1f},{bottom - y / y_hi * inner_h:.1f}"
+            for x, y in zip(x_pts, ys, strict=True)
+        )
+        parts.append(
+            f'<polyline fill="none" stroke="{series_color(i)}" stroke-width="1.5" '
+            f'points="{points}"><title>{esc(name)}</title></polyline>'
+        )
+    parts.append(
+        f'<text x="{pad_l - 4}" y="{pad_t + 8}" font-size="10" text-anchor="end">'
+        f"{_fmt(y_hi)}</text>"
+        f'<text x="{pad_l - 4}" y="{bottom}" font-size="10" text-anchor="end">0</text>'
+        f'<text x="{pad_l}" y="{bottom + 13}" font-size="10">{esc(fmt(x_lo))}</text>'
+        f'<text x="{pad_l + inner_w}" y="{bottom + 13}" font-size="10" text-anchor="end">'
+        f"{esc(fmt(x_hi))}</text>"
+    )
+    x = float(pad_l)
+    for i, name in enumerate(cleaned):
+        short = name if len(name) <= 16 else name[:15] + "…"
+        parts.append(
+            f'<rect x="{x:.0f}" y="{height - 11}" width="8" height="8" fill="{series_color(i)}"/>'
+            f'<text x="{x + 11:.0f}" y="{height - 3}" font-size="10">{esc(short)}</text>'
+        )
+        x += 22 + 6.5 * len(short)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 __all__ = [
     "CURRENT_COLOR",
     "REFERENCE_COLOR",
+    "SERIES_COLORS",
     "bar_chart",
     "histogram_chart",
+    "interval_chart",
     "line_chart",
+    "multi_line_chart",
+    "series_color",
 ]
