@@ -10,16 +10,13 @@ Each command calls one function of `slipway.deploy`, prints the files it wrote, 
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 
-from slipway.cli.output import console, err_console, print_json
+from slipway.cli.output import console, print_json, reports_errors
 from slipway.cli.tracking_uri import TrackingUriOption
-from slipway.errors import SlipwayError
 from slipway.serving.config import DEFAULT_DRAIN_SECONDS, DEFAULT_REQUEST_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -30,7 +27,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 ModelUriArgument = typer.Argument(
     ...,
@@ -60,26 +56,8 @@ WorkersOption = typer.Option(1, "--workers", min=1, help="slipway serve worker p
 JsonOption = typer.Option(False, "--json", help="Print what was written as JSON.")
 
 
-def _reports_errors(fn: F) -> F:
-    """Print a SlipwayError as `Error (CODE): message` on stderr and exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SlipwayError as exc:
-            err_console.print(
-                f"[bold red]Error[/] ({exc.error_code}): {exc.message}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 @app.command("docker")
-@_reports_errors
+@reports_errors
 def docker(
     model_uri: str = ModelUriArgument,
     output: Path = typer.Option(..., "--output", "-o", help="Build folder to write."),
@@ -114,7 +92,7 @@ def docker(
 
 
 @app.command("k8s")
-@_reports_errors
+@reports_errors
 def k8s(
     model_uri: str = ModelUriArgument,
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the manifests."),
@@ -171,7 +149,7 @@ def k8s(
 
 
 @app.command("kserve")
-@_reports_errors
+@reports_errors
 def kserve(
     model_uri: str = ModelUriArgument,
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the manifest."),

@@ -8,17 +8,22 @@ command only parses arguments and calls the `Client`; a `SlipwayError` is printe
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 
-from slipway.cli.output import console, err_console, format_time, print_json, print_table
+from slipway.cli.output import (
+    console,
+    format_time,
+    print_json,
+    print_table,
+    reports_errors,
+)
 from slipway.cli.tracking_uri import TrackingUriOption, client_for
 from slipway.entities import AuditEvent, ModelVersion, PromotionResult
-from slipway.errors import GateFailed, InvalidParameterValue, SlipwayError
+from slipway.errors import GateFailed, InvalidParameterValue
 from slipway.registry.uri import quote_filter_value
 
 models_app = typer.Typer(
@@ -31,27 +36,9 @@ JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 ReasonOption = typer.Option(None, "--reason", help="Why; kept in the audit trail.")
 
 
-def _reports_errors(fn: F) -> F:
-    """Print a SlipwayError as `Error (CODE): message` on stderr and exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SlipwayError as exc:
-            err_console.print(
-                f"[bold red]Error[/] ({exc.error_code}): {exc.message}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 def _command(name: str) -> Callable[[F], F]:
     def register(fn: F) -> F:
-        return models_app.command(name)(_reports_errors(fn))
+        return models_app.command(name)(reports_errors(fn))
 
     return register
 

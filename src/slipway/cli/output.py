@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import orjson
+import typer
 from rich.console import Console
 from rich.table import Table
+
+from slipway.errors import SlipwayError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -43,7 +47,29 @@ def format_duration(start_ms: int | None, end_ms: int | None) -> str:
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}min"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reports_errors(fn: F) -> F:
+    """Print a SlipwayError as `Error (CODE): message` on stderr and exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SlipwayError as exc:
+            err_console.print(
+                f"[bold red]Error[/] ({exc.error_code}): {exc.message}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 __all__ = [
+    "reports_errors",
     "console",
     "err_console",
     "format_duration",

@@ -8,45 +8,22 @@ the CLI starts.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import typer
 
-from slipway.cli.output import console, err_console, print_json
+from slipway.cli.output import console, err_console, print_json, reports_errors
 from slipway.cli.tracking_uri import TrackingUriOption
-from slipway.errors import SlipwayError
 
 predictions_app = typer.Typer(
     help="The prediction log of served models: export it, joined with its labels.",
     no_args_is_help=True,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _reports_errors(fn: F) -> F:
-    """Print a SlipwayError as `Error (CODE): message` on stderr and exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except SlipwayError as exc:
-            err_console.print(
-                f"[bold red]Error[/] ({exc.error_code}): {exc.message}",
-                highlight=False,
-                soft_wrap=True,
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-@_reports_errors
+@reports_errors
 def predict(
     model_uri: str = typer.Argument(
         ..., help="models:/name@alias, models:/name/3, runs:/<id>/model or a local path."
@@ -121,7 +98,7 @@ def predict(
 
 
 @predictions_app.command("export")
-@_reports_errors
+@reports_errors
 def export(
     model_name: str = typer.Argument(..., help="Registered model name, as the server logs it."),
     output_path: Path = typer.Option(
