@@ -913,3 +913,132 @@ __all__ += [
     "RegisteredModel",
     "canonical_stage",
 ]
+
+
+# --- monitors --------------------------------------------------------------------------
+# A monitor's definition (`spec`) and its bookkeeping (`state`: alert conditions that are
+# firing, cooldowns, the pending challenger) are JSON objects: the monitoring layer owns
+# their shape, the store keeps them whole.
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """A stored monitor: which model it watches, how (`spec`) and where it stands (`state`)."""
+
+    name: str
+    model_name: str
+    spec: dict[str, Any]
+    state: dict[str, Any]
+    creation_time: int
+    last_updated_time: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "model_name": self.model_name,
+            "spec": self.spec,
+            "state": self.state,
+            "creation_time": self.creation_time,
+            "last_updated_time": self.last_updated_time,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Monitor:
+        return cls(
+            name=d["name"],
+            model_name=d["model_name"],
+            spec=dict(d.get("spec") or {}),
+            state=dict(d.get("state") or {}),
+            creation_time=int(d.get("creation_time") or 0),
+            last_updated_time=int(d.get("last_updated_time") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorWindow:
+    """One evaluated window of a monitor: one row of its time series (epoch ms bounds).
+
+    `status` is `ok`, `drift`, `concept_drift` or `not_enough_data`; `metrics` holds the
+    flat numbers charted over time (drift share, per-column scores, performance);
+    `result` the full evaluation.
+    """
+
+    monitor_name: str
+    window_start: int
+    window_end: int
+    status: str
+    rows: int
+    labelled_rows: int
+    model_version: int | None
+    metrics: dict[str, Any]
+    result: dict[str, Any]
+    evaluated_time: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "monitor_name": self.monitor_name,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "status": self.status,
+            "rows": self.rows,
+            "labelled_rows": self.labelled_rows,
+            "model_version": self.model_version,
+            "metrics": self.metrics,
+            "result": self.result,
+            "evaluated_time": self.evaluated_time,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MonitorWindow:
+        version = d.get("model_version")
+        return cls(
+            monitor_name=d["monitor_name"],
+            window_start=int(d["window_start"]),
+            window_end=int(d["window_end"]),
+            status=d["status"],
+            rows=int(d.get("rows") or 0),
+            labelled_rows=int(d.get("labelled_rows") or 0),
+            model_version=None if version in (None, "") else int(version),
+            metrics=dict(d.get("metrics") or {}),
+            result=dict(d.get("result") or {}),
+            evaluated_time=int(d.get("evaluated_time") or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorEvent:
+    """Something a monitor did: an alert fired or cleared, a delivery, a retrain, a promotion."""
+
+    event_id: int
+    monitor_name: str
+    timestamp: int
+    kind: str
+    condition: str | None = None
+    message: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "monitor_name": self.monitor_name,
+            "timestamp": self.timestamp,
+            "kind": self.kind,
+            "condition": self.condition,
+            "message": self.message,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MonitorEvent:
+        return cls(
+            event_id=int(d["event_id"]),
+            monitor_name=d["monitor_name"],
+            timestamp=int(d["timestamp"]),
+            kind=d["kind"],
+            condition=d.get("condition"),
+            message=d.get("message"),
+            details=dict(d.get("details") or {}),
+        )
+
+
+__all__ += ["Monitor", "MonitorEvent", "MonitorWindow"]

@@ -26,6 +26,7 @@ from slipway.server.routes import (
     meta,
     mlflow_registry,
     mlflow_tracking,
+    monitoring,
     slipway_api,
 )
 from slipway.server.routes.artifacts import ArtifactRoots
@@ -66,9 +67,10 @@ def create_app(
         try:
             yield
         finally:
-            registry = getattr(app.state, "registry", None)  # opened on first registry call
-            if registry is not None:
-                registry.close()
+            for opened in ("registry", "monitors"):  # each opened on its first call
+                extra = getattr(app.state, opened, None)
+                if extra is not None:
+                    extra.close()
             app.state.store.close()
 
     app = FastAPI(
@@ -86,6 +88,7 @@ def create_app(
     mounts = [
         ("/api/2.0/slipway", slipway_api.router),
         ("/api/2.0/slipway", mlflow_registry.slipway_router),
+        ("/api/2.0/slipway", monitoring.router),
     ]
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
         mounts += [

@@ -8,7 +8,7 @@ from slipway.config import (
     is_rest_uri,
     normalize_db_uri,
 )
-from slipway.store.interface import RegistryStore, TrackingStore
+from slipway.store.interface import MonitorStore, RegistryStore, TrackingStore
 
 
 def open_tracking_store(uri: str | None = None, artifact_root: str | None = None) -> TrackingStore:
@@ -53,7 +53,26 @@ def open_registry_store(
     return SqlRegistryStore(normalize_db_uri(uri))
 
 
+def open_monitor_store(
+    uri: str | None = None, *, tracking_store: TrackingStore | None = None
+) -> MonitorStore:
+    """Open the monitors behind `uri`, the same database or server as tracking (sharing
+    the `tracking_store`'s engine or HTTP session when given)."""
+    uri = uri or default_tracking_uri()
+    if is_rest_uri(uri):
+        from slipway.store.rest import RestMonitorStore
+
+        return RestMonitorStore(uri, session=getattr(tracking_store, "session", None))
+    from slipway.store.sql import SqlMonitorStore
+
+    engine = getattr(tracking_store, "engine", None)
+    if engine is not None:
+        return SqlMonitorStore(engine=engine)
+    return SqlMonitorStore(normalize_db_uri(uri))
+
+
 __all__ = [
+    "open_monitor_store",
     "open_registry_store",
     "open_tracking_store",
 ]

@@ -23,6 +23,9 @@ from slipway.entities import (
     LoggedModel,
     Metric,
     ModelVersion,
+    Monitor,
+    MonitorEvent,
+    MonitorWindow,
     PagedList,
     Param,
     PromotionResult,
@@ -477,6 +480,66 @@ class RegistryStore(ABC):
         """Release connections; the store must not be used afterwards."""
 
 
+class MonitorStore(ABC):
+    """Monitors, their evaluated windows (a time series per monitor) and their events."""
+
+    @abstractmethod
+    def create_monitor(self, name: str, model_name: str, spec: dict[str, Any]) -> Monitor:
+        """Store a new monitor (empty state); a taken name is RESOURCE_ALREADY_EXISTS."""
+
+    @abstractmethod
+    def get_monitor(self, name: str) -> Monitor:
+        """The monitor called `name`; RESOURCE_DOES_NOT_EXIST if there is none."""
+
+    @abstractmethod
+    def list_monitors(self) -> list[Monitor]:
+        """Every monitor, by name."""
+
+    @abstractmethod
+    def update_monitor(
+        self,
+        name: str,
+        *,
+        spec: dict[str, Any] | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> Monitor:
+        """Replace the monitor's spec and/or state (each whole, when given)."""
+
+    @abstractmethod
+    def delete_monitor(self, name: str) -> None:
+        """Delete the monitor with its windows and events."""
+
+    @abstractmethod
+    def put_monitor_window(self, window: MonitorWindow) -> MonitorWindow:
+        """Insert the window, or replace the stored one with the same start (idempotent)."""
+
+    @abstractmethod
+    def get_monitor_windows(
+        self, name: str, since: int | None = None, limit: int | None = None
+    ) -> list[MonitorWindow]:
+        """The monitor's windows oldest first (from `since`, epoch ms; the latest `limit`)."""
+
+    @abstractmethod
+    def append_monitor_event(
+        self,
+        name: str,
+        kind: str,
+        condition: str | None = None,
+        message: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> MonitorEvent:
+        """Record what the monitor did (an alert, a delivery, a retrain, ...)."""
+
+    @abstractmethod
+    def get_monitor_events(
+        self, name: str, kind: str | None = None, limit: int | None = None
+    ) -> list[MonitorEvent]:
+        """The monitor's events oldest first (of one `kind`; the latest `limit`)."""
+
+    def close(self) -> None:
+        """Release connections; the store must not be used afterwards."""
+
+
 _ALIAS_RE = re.compile(r"^[\w\-]+$")
 _VERSION_LIKE_RE = re.compile(r"^[vV]?\d+$")
 
@@ -516,6 +579,7 @@ __all__ = [
     "MAX_REGISTRY_TAG_VALUE_LENGTH",
     "MAX_TAG_VAL_LENGTH",
     "METRIC_HISTORY_MAX_RESULTS",
+    "MonitorStore",
     "RegistryStore",
     "SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT",
     "SEARCH_MAX_RESULTS_DEFAULT",

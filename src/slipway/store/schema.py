@@ -315,6 +315,50 @@ logged_model_params = _key_values(
 )
 
 
+# Monitors: the definition and state as JSON text; one row per evaluated window (keyed by
+# its start, so re-running a window updates its row); events append (alerts, retrains).
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("model_name", String(256), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    _owner("monitor_name", String(256), "monitors.name"),
+    Column("window_start", BigInteger, nullable=False),
+    Column("window_end", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("labelled_rows", Integer, nullable=False),
+    Column("model_version", Integer),
+    Column("metrics", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("evaluated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("monitor_name", "window_start"),
+)
+
+monitor_events = Table(
+    "monitor_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _owner("monitor_name", String(256), "monitors.name"),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("condition", String(256)),
+    Column("message", Text),
+    Column("details", Text),
+    Index("ix_monitor_events_monitor", "monitor_name", "id"),
+)
+
+
 __all__ = [
     "audit_events",
     "datasets",
@@ -330,6 +374,9 @@ __all__ = [
     "metrics",
     "model_version_tags",
     "model_versions",
+    "monitor_events",
+    "monitor_windows",
+    "monitors",
     "params",
     "registered_model_aliases",
     "registered_model_tags",

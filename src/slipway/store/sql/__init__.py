@@ -2,6 +2,7 @@
 
     SqlTrackingStore   experiments, runs and what is logged to them   (tracking.py)
     SqlRegistryStore   registered models, versions, aliases, audit    (registry/store.py)
+    SqlMonitorStore    monitors, their windows and events             (monitors.py)
     join_uri           how artifact locations are joined              (locations.py)
 
 The facades check input and run one transaction per call; the SQL lives by concern in
@@ -11,7 +12,8 @@ makes, on the bare DBAPI cursor), `filters` (search conditions shared with the r
 """
 
 from slipway.store.sql.locations import join_uri
+from slipway.store.sql.monitors import SqlMonitorStore
 from slipway.store.sql.registry.store import SqlRegistryStore
 from slipway.store.sql.tracking import SqlTrackingStore
 
-__all__ = ["SqlRegistryStore", "SqlTrackingStore", "join_uri"]
+__all__ = ["SqlMonitorStore", "SqlRegistryStore", "SqlTrackingStore", "join_uri"]
