@@ -536,6 +536,7 @@ class MonitorStore(ABC):
     ) -> list[MonitorEvent]:
         """The monitor's events oldest first (of one `kind`; the latest `limit`)."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
 

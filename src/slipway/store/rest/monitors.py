@@ -20,6 +20,9 @@ class RestMonitorStore(MonitorStore):
         """Talk to `base_url` through `session`, else the process's shared session to it."""
         self.session = session or shared_session(base_url)
 
+    def close(self) -> None:
+        """Nothing to release: the session belongs to whoever made it (see `shared_session`)."""
+
     def _call(
         self,
         method: str,
