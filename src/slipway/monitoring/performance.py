@@ -106,7 +106,7 @@ def measure(
     probs = None if probabilities is None else np.asarray(probabilities, dtype=float)[keep]
     classifier = is_classifier(p, probs) if classifier is None else classifier
     out: dict[str, Any] = {
-        "rows": int(len(y)),
+        "rows": len(y),
         "task": "classification" if classifier else "regression",
     }
     values: dict[str, float] = {}
