@@ -8,11 +8,13 @@ the run's artifacts; `load_reference("models:/churn@champion")` (or a run id, or
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from slipway.entities import ModelUri
 from slipway.errors import InvalidParameterValue
@@ -24,6 +26,10 @@ from slipway.tracking.client import Client
 ARTIFACT_DIR = "reference"
 ARTIFACT_FILE = "profile.profile"
 ARTIFACT_PATH = f"{ARTIFACT_DIR}/{ARTIFACT_FILE}"
+# Labelled reference predictions (target, prediction, probability.<class>): what the
+# performance rules compare with and what CBPE calibrates on.
+PERFORMANCE_FILE = "performance.parquet"
+PERFORMANCE_PATH = f"{ARTIFACT_DIR}/{PERFORMANCE_FILE}"
 
 
 def log_reference(
@@ -33,9 +39,16 @@ def log_reference(
     run_id: str | None = None,
     client: Client | None = None,
     *,
+    probabilities: Any = None,
+    classes: Any = None,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
 ) -> Profile:
-    """Profile `X` (+ `target`, `prediction`) and store it as the run's reference profile."""
+    """Profile `X` (+ `target`, `prediction`) and store it as the run's reference profile.
+
+    With `y`, `predictions` and `probabilities` (one column per class: a DataFrame's
+    columns name the classes, else `classes`, else the sorted labels) the labelled
+    predictions are stored too, for performance monitoring and its estimation (CBPE).
+    """
     if not run_id:
         raise InvalidParameterValue("log_reference needs the run_id of the run to log to.")
     table = open_table(X, "reference").read(open_table(X).column_names)
@@ -57,7 +70,56 @@ def log_reference(
         local = Path(tmp) / ARTIFACT_FILE
         built.save(str(local))
         client.log_artifact(run_id, local, ARTIFACT_DIR)
+        if probabilities is not None and y is not None and predictions is not None:
+            scored = Path(tmp) / PERFORMANCE_FILE
+            pq.write_table(_labelled(y, predictions, probabilities, classes), str(scored))
+            client.log_artifact(run_id, scored, ARTIFACT_DIR)
     return built
+
+
+def _labelled(y: Any, predictions: Any, probabilities: Any, classes: Any) -> pa.Table:
+    import numpy as np
+
+    labels = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    if classes is None and hasattr(probabilities, "columns"):
+        classes = list(probabilities.columns)
+    probs = np.asarray(probabilities, dtype=float)
+    if classes is None:
+        classes = sorted(np.unique(labels).tolist())
+    if probs.ndim != 2 or probs.shape[1] != len(classes) or len(probs) != len(labels):
+        raise InvalidParameterValue(
+            "probabilities need one row per label and one column per class "
+            f"({len(classes)} classes: {list(classes)[:10]})."
+        )
+    columns = {
+        "target": pa.array(labels),
+        "prediction": pa.array(np.asarray(predictions)),
+        **{f"probability.{c}": pa.array(probs[:, j]) for j, c in enumerate(classes)},
+    }
+    table = pa.table(columns)
+    meta = {b"slipway.classes": json.dumps([_plain(c) for c in classes]).encode()}
+    return table.replace_schema_metadata(meta)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def load_performance_reference(
+    model_uri_or_run_id: str, client: Client | None = None
+) -> tuple[pa.Table, list[Any]] | None:
+    """The labelled reference predictions logged with a run and their classes, or None."""
+    client = client or Client()
+    run_id = _run_id(model_uri_or_run_id, client)
+    with tempfile.TemporaryDirectory(prefix="slipway-reference-") as tmp:
+        try:
+            local = client.download_artifacts(run_id, PERFORMANCE_PATH, tmp)
+        except Exception:  # not logged (older runs, regressors): no labelled reference
+            return None
+        table = pq.read_table(local)
+    meta = table.schema.metadata or {}
+    classes = json.loads(meta.get(b"slipway.classes", b"[]"))
+    return table, classes
 
 
 def load_reference(model_uri_or_run_id: str, client: Client | None = None) -> Profile:
@@ -86,6 +148,8 @@ def _run_id(ref: str, client: Client) -> str:
 
 __all__ = [
     "ARTIFACT_PATH",
+    "PERFORMANCE_PATH",
+    "load_performance_reference",
     "load_reference",
     "log_reference",
 ]
