@@ -33,3 +33,6 @@ def frames(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
         }
     )
     return ref, cur
+
+
+from loop_support import loop  # noqa: E402, F401 (the closed-loop fixture, see loop_support)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
@@ -138,6 +139,24 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/hook"
+
+
+@pytest.fixture
+def loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A registered classifier `churn` v1 @champion with its reference, in a fresh store;
+    yields (client, model, prediction log root, tmp_path)."""
+    from slipway.tracking.client import Client
+
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    monkeypatch.setenv("SLIPWAY_TRACKING_URI", uri)
+    monkeypatch.setenv("LOOP_TMP", str(tmp_path))
+    client = Client(uri)
+    X, y = make_data(1000, 1)
+    model = LogisticRegression().fit(X, y)
+    version = register(client, "churn", model, X, y, tmp_path)
+    client.set_registered_model_alias("churn", "champion", version)
+    yield client, model, str(tmp_path / "predlog"), tmp_path
+    client.close()
 
 
 def _retrain(estimator: Any) -> None:

@@ -3,9 +3,6 @@ drift and performance alerts with dedup and re-arming, webhook delivery, and ret
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from loop_support import (
     BASE_MS,
     HOUR_MS,
@@ -16,24 +13,9 @@ from loop_support import (
     register,
     weak_champion,
 )
-from sklearn.linear_model import LogisticRegression
 
 from slipway.monitoring import monitors
 from slipway.tracking.client import Client
-
-
-@pytest.fixture
-def loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    monkeypatch.setenv("SLIPWAY_TRACKING_URI", uri)
-    monkeypatch.setenv("LOOP_TMP", str(tmp_path))
-    client = Client(uri)
-    X, y = make_data(1000, 1)
-    model = LogisticRegression().fit(X, y)
-    version = register(client, "churn", model, X, y, tmp_path)
-    client.set_registered_model_alias("churn", "champion", version)
-    yield client, model, str(tmp_path / "predlog"), tmp_path
-    client.close()
 
 
 def _events(client: Client, name: str, kind: str) -> list:

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from slipway import __version__
-from slipway.cli import deploy, experiment, experiments, runs, serve
+from slipway.cli import deploy, experiment, experiments, monitor, runs, serve
 from slipway.cli.drift import drift_command, profile_command
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
@@ -30,6 +30,8 @@ app.command("predict")(predict)
 app.command("serve")(serve.serve)
 app.add_typer(experiment.app, name="experiment")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(monitor.app, name="monitor")
+models_app.command("approve")(monitor.approve_command)
 
 
 def _version(value: bool) -> None:
@@ -61,9 +63,18 @@ def server(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(5000, help="Port to listen on."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
+    monitors: bool = typer.Option(
+        False, "--monitors", help="Also run every monitor on its schedule (as monitor watch)."
+    ),
 ) -> None:
     """Run the tracking server (MLflow REST protocol + artifact proxy)."""
     from slipway.server.app import run_server
+
+    if monitors:
+        from slipway.monitoring.monitors import start_watching
+        from slipway.tracking.client import Client
+
+        start_watching(Client(backend_store_uri))
 
     run_server(
         backend_store_uri=backend_store_uri,

@@ -331,6 +331,100 @@ def multi_line_chart(
     return "".join(parts)
 
 
+def timeline_chart(
+    xs: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    title: str,
+    *,
+    bands: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    markers: Sequence[tuple[float, str, str]] = (),
+    x_range: tuple[float, float] | None = None,
+    x_format: Callable[[float], str] | None = None,
+    width: int = 720,
+    height: int = 200,
+) -> str:
+    """Series over time with gaps (non-finite values), shaded bands and event markers.
+
+    `bands[name]` is a (lower, upper) pair drawn under the series `name`; `markers` are
+    `(x, label, color)` vertical lines (alerts, retrains) on the same axis.
+    """
+    fmt = x_format or _fmt
+    esc = html.escape
+    pad_l, pad_r, pad_t, pad_b = 56, 12, 24, 40
+    inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">'
+        f'<text x="{pad_l}" y="16" font-size="13" font-weight="600">{esc(title)}</text>'
+    )
+    values = [float(v) for ys in series.values() for v in ys if math.isfinite(v)]
+    for lo, hi in (bands or {}).values():
+        values += [float(v) for v in (*lo, *hi) if math.isfinite(v)]
+    if not xs or not values:
+        return head + (
+            f'<text x="{pad_l}" y="{pad_t + inner_h / 2}" font-size="12" fill="#57606a">'
+            "nothing to draw yet</text></svg>"
+        )
+    x_lo, x_hi = x_range or (float(min(xs)), float(max(xs)))
+    x_span = (x_hi - x_lo) or 1.0
+    y_lo, y_hi = min(values), max(values)
+    if y_hi == y_lo:
+        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+    bottom = pad_t + inner_h
+
+    def px(x: float) -> float:
+        return pad_l + (float(x) - x_lo) / x_span * inner_w
+
+    def py(y: float) -> float:
+        return bottom - (float(y) - y_lo) / (y_hi - y_lo) * inner_h
+
+    parts = [
+        head,
+        f'<rect x="{pad_l}" y="{pad_t}" width="{inner_w}" height="{inner_h}" fill="#f6f8fa"/>',
+        f'<text x="{pad_l - 4}" y="{pad_t + 10}" font-size="10" text-anchor="end">'
+        f"{esc(_fmt(y_hi))}</text>",
+        f'<text x="{pad_l - 4}" y="{bottom}" font-size="10" text-anchor="end">'
+        f"{esc(_fmt(y_lo))}</text>",
+        f'<text x="{pad_l}" y="{bottom + 14}" font-size="10">{esc(fmt(x_lo))}</text>',
+        f'<text x="{pad_l + inner_w}" y="{bottom + 14}" font-size="10" text-anchor="end">'
+        f"{esc(fmt(x_hi))}</text>",
+    ]
+    names = list(series)
+    for name, (lo, hi) in (bands or {}).items():
+        color = series_color(names.index(name)) if name in names else "#57606a"
+        for x, a, b in zip(xs, lo, hi, strict=True):
+            if math.isfinite(a) and math.isfinite(b):
+                parts.append(
+                    f'<line x1="{px(x):.1f}" y1="{py(a):.1f}" x2="{px(x):.1f}" y2="{py(b):.1f}" '
+                    f'stroke="{color}" stroke-opacity="0.3" stroke-width="6"/>'
+                )
+    for x, label, color in markers:
+        parts.append(
+            f'<line x1="{px(x):.1f}" y1="{pad_t}" x2="{px(x):.1f}" y2="{bottom}" '
+            f'stroke="{color}" stroke-dasharray="3,2"><title>{esc(label)}</title></line>'
+        )
+    for i, (name, ys) in enumerate(series.items()):
+        color = series_color(i)
+        run: list[str] = []
+        for x, y in [*zip(xs, ys, strict=True), (None, math.nan)]:
+            if x is not None and math.isfinite(y):
+                run.append(f"{px(x):.1f},{py(y):.1f}")
+                parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2" fill="{color}"/>')
+                continue
+            if len(run) > 1:
+                parts.append(
+                    f'<polyline points="{" ".join(run)}" fill="none" stroke="{color}" '
+                    'stroke-width="1.5"/>'
+                )
+            run = []
+        parts.append(
+            f'<text x="{pad_l + 8 + 140 * i}" y="{height - 6}" font-size="11" '
+            f'fill="{color}">&#9632; {esc(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 __all__ = [
     "CURRENT_COLOR",
     "REFERENCE_COLOR",
@@ -341,4 +435,5 @@ __all__ = [
     "line_chart",
     "multi_line_chart",
     "series_color",
+    "timeline_chart",
 ]

@@ -100,6 +100,7 @@ def create_app(
         for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
             mounts.append((prefix, artifacts.router))
     mounts.append(("", meta.router))
+    mounts.append(("", monitoring.metrics_router))
     for prefix, router in mounts:
         app.include_router(router, prefix=prefix)
     # The plain protocol routes skip FastAPI's routing; the body limit applies first.

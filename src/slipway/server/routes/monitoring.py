@@ -11,7 +11,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 
 from slipway.entities import MonitorWindow
 from slipway.errors import InvalidParameterValue
@@ -20,6 +20,7 @@ from slipway.server.routes.mlflow_registry import RegistryFields
 from slipway.store.interface import MonitorStore
 
 router = APIRouter()
+metrics_router = APIRouter()
 _open_lock = threading.Lock()
 
 
@@ -131,4 +132,57 @@ def get_monitor_events(fields: RegistryFields, store: Monitors) -> Response:
     return json_response({"events": [e.to_dict() for e in found]})
 
 
-__all__ = ["Monitors", "monitor_store", "router"]
+_GAUGES = {
+    "slipway_monitor_drift_share": "Share of drifted columns in the monitor's latest window.",
+    "slipway_monitor_column_drift": "Drift statistic of a column in the latest window.",
+    "slipway_monitor_performance": "Performance in the latest window (measured or estimated).",
+    "slipway_monitor_window_rows": "Rows (and labelled rows) in the latest window.",
+    "slipway_monitor_alert_active": "1 while an alert condition is firing, else 0.",
+}
+
+
+def _label(value: Any) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@metrics_router.get("/metrics")
+def metrics(store: Monitors) -> Response:
+    """The monitors' latest numbers as Prometheus gauges (text exposition format)."""
+    samples: dict[str, list[str]] = {name: [] for name in _GAUGES}
+
+    def add(gauge: str, value: Any, **labels: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            return
+        text = ",".join(f'{k}="{_label(v)}"' for k, v in labels.items())
+        samples[gauge].append(f"{gauge}{{{text}}} {float(value)!r}")
+
+    for monitor in store.list_monitors():
+        base = {"monitor": monitor.name, "model": monitor.model_name}
+        for condition, entry in sorted(monitor.state.get("alerts", {}).items()):
+            add(
+                "slipway_monitor_alert_active",
+                int(bool(entry.get("active"))),
+                **base,
+                condition=condition,
+            )
+        latest = store.get_monitor_windows(monitor.name, limit=1)
+        if not latest:
+            continue
+        m = latest[0].metrics
+        add("slipway_monitor_drift_share", m.get("drift_share"), **base)
+        add("slipway_monitor_window_rows", m.get("rows"), **base, kind="all")
+        add("slipway_monitor_window_rows", m.get("labelled_rows"), **base, kind="labelled")
+        for key, value in m.items():
+            parts = key.split(".")
+            if parts[0] == "column" and parts[-1] == "statistic":
+                add("slipway_monitor_column_drift", value, **base, column=".".join(parts[1:-1]))
+            elif parts[0] in ("performance", "estimated") and len(parts) == 2:
+                kind = "measured" if parts[0] == "performance" else "estimated"
+                add("slipway_monitor_performance", value, **base, metric=parts[1], kind=kind)
+    lines = []
+    for gauge, help_text in _GAUGES.items():
+        lines += [f"# HELP {gauge} {help_text}", f"# TYPE {gauge} gauge", *samples[gauge]]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+__all__ = ["Monitors", "metrics_router", "monitor_store", "router"]
