@@ -39,6 +39,7 @@ BENCHMARKS = [
     "models",
     "drift",
     "serving",
+    "monitor",
 ]
 
 

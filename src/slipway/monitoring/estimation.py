@@ -1,12 +1,13 @@
 """Performance without labels: confidence-based estimation (CBPE, as NannyML does it).
 
-On labelled reference data the model's scores are calibrated (isotonic regression, one
-class against the rest), so a calibrated score is the chance that the class is right. For
-a window without labels the calibrated probabilities give an expected confusion matrix,
-hence expected accuracy, F1 and (binary) ROC AUC. The band: labels are drawn from the
-calibrated probabilities many times and the metric recomputed; its spread is the sampling
-error of the window's true metric around the estimate. The estimate holds under covariate
-shift (inputs move, P(y|x) does not); concept drift is what it cannot see.
+On labelled reference data the model's scores are calibrated (isotonic regression by pool
+adjacent violators over at most 2,000 score bins, one class against the rest), so a
+calibrated score is the chance that the class is right. For a window without labels the
+calibrated probabilities give an expected confusion matrix, hence expected accuracy, F1 and
+(binary) ROC AUC. The band: labels are drawn from the calibrated probabilities many times
+and the metric recomputed; its spread is the sampling error of the window's true metric
+around the estimate. The estimate holds under covariate shift (inputs move, P(y|x) does
+not); concept drift is what it cannot see.
 
     estimator = CBPE.fit(reference_labels, reference_probabilities, classes)
     estimator.estimate(window_probabilities, window_predictions)
@@ -25,8 +26,34 @@ from slipway.monitoring.performance import same_kind
 
 ESTIMATED_METRICS = ("accuracy", "f1", "roc_auc")
 _DRAWS = 200
-_MAX_ROWS_DRAWN = 20_000  # the sampling error is computed on at most this many rows
+_MAX_ROWS_DRAWN = 10_000
+_MAX_BINS = 2_000  # the sampling error is computed on at most this many rows
 _SIGMAS = 3.0
+
+
+@dataclass
+class Isotonic:
+    """A fitted increasing step function from a score to a probability (clipped ends)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def fit(cls, score: np.ndarray, target: np.ndarray) -> Isotonic:
+        xs, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+        sums = np.bincount(inverse, weights=target)
+        if len(xs) > _MAX_BINS:  # bins of equal row counts over the sorted distinct scores
+            cumulative = np.cumsum(counts)
+            group = (cumulative - 1) * _MAX_BINS // cumulative[-1]
+            weights = np.bincount(group, weights=counts)
+            keep = weights > 0
+            xs = np.bincount(group, weights=xs * counts)[keep] / weights[keep]
+            sums = np.bincount(group, weights=sums)[keep]
+            counts = weights[keep]
+        return cls(xs, np.clip(_pool_adjacent_violators(sums / counts, counts), 0.0, 1.0))
+
+    def predict(self, score: np.ndarray) -> np.ndarray:
+        return np.interp(score, self.x, self.y)
 
 
 @dataclass
@@ -34,14 +61,12 @@ class CBPE:
     """Calibrators fitted on labelled reference data, one per class."""
 
     classes: list[Any]
-    calibrators: list[Any] = field(default_factory=list)
+    calibrators: list[Isotonic] = field(default_factory=list)
     reference_metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, labels: Any, probabilities: Any, classes: list[Any]) -> CBPE:
         """Calibrate each class's score against whether that class was the label."""
-        from sklearn.isotonic import IsotonicRegression
-
         y = np.asarray(labels)
         probs = np.asarray(probabilities, dtype=float)
         if probs.ndim != 2 or probs.shape[1] != len(classes) or len(classes) < 2:
@@ -52,16 +77,16 @@ class CBPE:
             raise InvalidParameterValue("CBPE needs as many reference labels as probabilities.")
         y, class_values = same_kind(y, np.asarray(classes))
         columns = [1] if len(classes) == 2 else range(len(classes))
-        calibrators = []
-        for j in columns:
-            iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            iso.fit(probs[:, j], (y == class_values[j]).astype(float))
-            calibrators.append(iso)
+        calibrators = [
+            Isotonic.fit(probs[:, j], (y == class_values[j]).astype(float)) for j in columns
+        ]
         estimator = cls(list(classes), calibrators)
-        predicted = class_values[np.argmax(probs, axis=1)]
-        estimator.reference_metrics = {
-            k: v["value"] for k, v in estimator.estimate(probs, predicted).items()
-        }
+        predicted = np.argmax(probs, axis=1)
+        onehot = _onehot(predicted, len(classes))
+        score = probs[:, 1] if len(classes) == 2 else None
+        estimator.reference_metrics = _metrics(
+            estimator.calibrated(probs), onehot, score, len(classes)
+        )
         return estimator
 
     def calibrated(self, probabilities: np.ndarray) -> np.ndarray:
@@ -87,11 +112,10 @@ class CBPE:
             predicted = np.argmax(probs, axis=1)
         else:
             values = same_kind(np.asarray(predictions), np.asarray(self.classes))
-            lookup = {c: i for i, c in enumerate(values[1].tolist())}
-            predicted = np.array([lookup.get(v, -1) for v in values[0].tolist()])
-        onehot = np.zeros((len(probs), k))
-        valid = predicted >= 0
-        onehot[np.flatnonzero(valid), predicted[valid]] = 1.0
+            predicted = np.full(len(probs), -1)
+            for i, c in enumerate(values[1]):
+                predicted[values[0] == c] = i
+        onehot = _onehot(predicted, k)
         score = probs[:, 1] if k == 2 else None
         point = _metrics(cal, onehot, score, k)
         spread = _sampling_error(cal, onehot, score, k, seed)
@@ -107,13 +131,38 @@ class CBPE:
         return out
 
 
+def _pool_adjacent_violators(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The increasing sequence closest to `values` in weighted least squares."""
+    means: list[float] = []
+    sizes: list[float] = []
+    lengths: list[int] = []
+    for value, weight in zip(values.tolist(), weights.tolist(), strict=True):
+        means.append(value)
+        sizes.append(weight)
+        lengths.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            total = sizes[-2] + sizes[-1]
+            means[-2] = (means[-2] * sizes[-2] + means[-1] * sizes[-1]) / total
+            sizes[-2] = total
+            lengths[-2] += lengths[-1]
+            del means[-1], sizes[-1], lengths[-1]
+    return np.repeat(np.array(means), lengths)
+
+
+def _onehot(predicted: np.ndarray, k: int) -> np.ndarray:
+    onehot = np.zeros((len(predicted), k))
+    valid = predicted >= 0
+    onehot[np.flatnonzero(valid), predicted[valid]] = 1.0
+    return onehot
+
+
 def _metrics(
     expected: np.ndarray, onehot: np.ndarray, score: np.ndarray | None, k: int
 ) -> dict[str, float]:
     """Accuracy and F1 from the expected confusion matrix; AUC from fractional labels.
 
     `expected[i, c]` is the (expected) indicator that row i's label is c; with 0/1 rows
-    this is the true metric, so the same code serves the estimate and its simulation.
+    this is the true metric.
     """
     n = len(expected)
     tp = (expected * onehot).sum(axis=0)
@@ -125,9 +174,10 @@ def _metrics(
         denominator = 2 * tp[1] + fp[1] + fn[1]
         out["f1"] = float(2 * tp[1] / denominator) if denominator > 0 else 0.0
         if score is not None:
-            auc = _weighted_auc(score, expected[:, 1])
-            if auc is not None:
-                out["roc_auc"] = auc
+            order, last = _score_order(score)
+            auc = _weighted_auc(expected[:, 1][None, :], order, last)[0]
+            if np.isfinite(auc):
+                out["roc_auc"] = float(auc)
     else:
         denominator = 2 * tp + fp + fn
         per_class = np.divide(2 * tp, denominator, out=np.zeros(k), where=denominator > 0)
@@ -135,21 +185,24 @@ def _metrics(
     return out
 
 
-def _weighted_auc(score: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC where row i counts `positive[i]` as a positive and the rest as a negative."""
-    negative = 1.0 - positive
-    total_pos, total_neg = positive.sum(), negative.sum()
-    if total_pos <= 0 or total_neg <= 0:
-        return None
+def _score_order(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows by descending score, and the last position of each distinct score."""
     order = np.argsort(-score, kind="stable")
     s = score[order]
-    tps = np.cumsum(positive[order])
-    fps = np.cumsum(negative[order])
-    # One point per distinct score (ties move together), as sklearn's roc_curve does.
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tpr = np.r_[0.0, tps[last] / total_pos]
-    fpr = np.r_[0.0, fps[last] / total_neg]
-    return float(np.trapezoid(tpr, fpr))
+    return order, np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+
+
+def _weighted_auc(positive: np.ndarray, order: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """ROC AUC per row of `positive` (draws x rows): row i counts `positive[., i]` as a
+    positive and the rest as a negative; one ROC point per distinct score."""
+    pos = positive[:, order]
+    tps = np.cumsum(pos, axis=1)[:, last]
+    fps = (last + 1)[None, :] - tps
+    total_pos, total_neg = tps[:, -1:], fps[:, -1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpr = np.concatenate([np.zeros_like(total_pos), tps / total_pos], axis=1)
+        fpr = np.concatenate([np.zeros_like(total_neg), fps / total_neg], axis=1)
+        return np.trapezoid(tpr, fpr, axis=1)
 
 
 def _sampling_error(
@@ -160,18 +213,32 @@ def _sampling_error(
     rng = np.random.default_rng(seed)
     rows = np.arange(n) if n <= _MAX_ROWS_DRAWN else rng.choice(n, _MAX_ROWS_DRAWN, False)
     c, o = cal[rows], onehot[rows]
-    s = None if score is None else score[rows]
-    cumulative = np.cumsum(c, axis=1)
-    draws: dict[str, list[float]] = {}
-    for _ in range(_DRAWS):
-        u = rng.random((len(rows), 1))
-        labels = np.minimum((u > cumulative).sum(axis=1), k - 1)
-        drawn = np.zeros_like(c)
-        drawn[np.arange(len(rows)), labels] = 1.0
-        for name, value in _metrics(drawn, o, s, k).items():
-            draws.setdefault(name, []).append(value)
-    scale = np.sqrt(len(rows) / n)  # a subsample's spread, scaled to the whole window
-    return {name: float(np.std(v) * scale) for name, v in draws.items()}
+    m = len(rows)
+    u = rng.random((_DRAWS, m))
+    labels = np.minimum((u[:, :, None] > np.cumsum(c, axis=1)[None, :, :]).sum(axis=2), k - 1)
+    predicted = np.argmax(o, axis=1)
+    has_prediction = o.sum(axis=1) > 0
+    correct = (labels == predicted[None, :]) & has_prediction[None, :]
+    draws: dict[str, np.ndarray] = {"accuracy": correct.mean(axis=1)}
+    if k == 2:
+        actual = labels == 1
+        said = (predicted == 1) & has_prediction
+        tp = (actual & said[None, :]).sum(axis=1)
+        denominator = said.sum() + actual.sum(axis=1)
+        draws["f1"] = np.divide(2 * tp, denominator, out=np.zeros(_DRAWS), where=denominator > 0)
+        if score is not None:
+            order, last = _score_order(score[rows])
+            draws["roc_auc"] = _weighted_auc(actual.astype(float), order, last)
+    else:
+        f1 = np.zeros(_DRAWS)
+        for j in range(k):
+            actual, said = labels == j, (predicted == j) & has_prediction
+            tp = (actual & said[None, :]).sum(axis=1)
+            denominator = said.sum() + actual.sum(axis=1)
+            f1 += np.divide(2 * tp, denominator, out=np.zeros(_DRAWS), where=denominator > 0)
+        draws["f1"] = f1 / k
+    scale = np.sqrt(m / n)  # a subsample's spread, scaled to the whole window
+    return {name: float(np.nanstd(values) * scale) for name, values in draws.items()}
 
 
-__all__ = ["CBPE", "ESTIMATED_METRICS"]
+__all__ = ["CBPE", "ESTIMATED_METRICS", "Isotonic"]

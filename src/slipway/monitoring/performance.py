@@ -95,53 +95,75 @@ def measure(
 
     `probabilities` has one column per entry of `classes`. Answers `{"rows": n,
     "task": ..., "metrics": {name: value}}`; a metric that cannot be computed (one class
-    only, no probabilities) is left out.
+    only, no probabilities) is left out. The definitions are scikit-learn's (binary
+    precision/recall/F1 of the positive class, else macro averages), computed with NumPy
+    so a monitor does not pay scikit-learn's import.
     """
-    from sklearn import metrics as skm
-
     y = np.asarray(labels)
     p = np.asarray(predictions)
     keep = ~_missing(y)
     y, p = y[keep], p[keep]
     probs = None if probabilities is None else np.asarray(probabilities, dtype=float)[keep]
     classifier = is_classifier(p, probs) if classifier is None else classifier
+    values: dict[str, float] = {}
     out: dict[str, Any] = {
         "rows": len(y),
         "task": "classification" if classifier else "regression",
+        "metrics": values,
     }
-    values: dict[str, float] = {}
-    out["metrics"] = values
     if len(y) == 0:
         return out
     if not classifier:
         yf, pf = y.astype(float), p.astype(float)
-        values["mae"] = float(skm.mean_absolute_error(yf, pf))
-        values["rmse"] = float(np.sqrt(skm.mean_squared_error(yf, pf)))
-        if len(y) > 1:
-            values["r2"] = float(skm.r2_score(yf, pf))
+        error = yf - pf
+        values["mae"] = float(np.mean(np.abs(error)))
+        values["rmse"] = float(np.sqrt(np.mean(error**2)))
+        total = float(np.sum((yf - yf.mean()) ** 2))
+        if len(y) > 1 and total > 0:
+            values["r2"] = 1.0 - float(np.sum(error**2)) / total
         return out
     y, p = same_kind(y, p)
     seen = np.unique(np.concatenate([y, p]))
     binary = len(seen) <= 2 and (classes is None or len(classes) <= 2)
     pos = _positive(positive_label, classes, seen, y.dtype)
-    values["accuracy"] = float(skm.accuracy_score(y, p))
+    values["accuracy"] = float(np.mean(y == p))
     if binary and pos is not None:
-        kw: dict[str, Any] = {"pos_label": pos, "average": "binary", "zero_division": 0}
+        values.update(_binary_scores(y == pos, p == pos))
     else:
-        kw = {"average": "macro", "zero_division": 0}
-    values["precision"] = float(skm.precision_score(y, p, **kw))
-    values["recall"] = float(skm.recall_score(y, p, **kw))
-    values["f1"] = float(skm.f1_score(y, p, **kw))
+        scores = [_binary_scores(y == c, p == c) for c in seen]
+        for name in ("precision", "recall", "f1"):
+            values[name] = float(np.mean([s[name] for s in scores]))
     if probs is not None and classes is not None and len(np.unique(y)) > 1:
-        labels_of = same_kind(np.asarray(classes), y)[0] if len(classes) else None
-        try:
-            if binary and len(classes) == 2:
-                score = probs[:, list(labels_of).index(pos)] if pos in labels_of else probs[:, 1]
-                values["roc_auc"] = float(skm.roc_auc_score(y == pos, score))
-            values["log_loss"] = float(skm.log_loss(y, probs, labels=labels_of))
-        except ValueError:
-            pass
+        class_values = same_kind(np.asarray(classes), y)[0]
+        if binary and len(classes) == 2:
+            column = int(np.flatnonzero(class_values == pos)[0]) if pos in class_values else 1
+            values["roc_auc"] = _auc(y == pos, probs[:, column])
+        index = {c: i for i, c in enumerate(class_values.tolist())}
+        rows = np.array([index.get(v, -1) for v in y.tolist()])
+        if (rows >= 0).all():
+            clipped = np.clip(probs, 1e-15, 1 - 1e-15)
+            clipped /= clipped.sum(axis=1, keepdims=True)
+            values["log_loss"] = float(-np.mean(np.log(clipped[np.arange(len(y)), rows])))
     return out
+
+
+def _binary_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    tp = float(np.sum(actual & predicted))
+    n_pred, n_true = float(predicted.sum()), float(actual.sum())
+    return {
+        "precision": tp / n_pred if n_pred else 0.0,
+        "recall": tp / n_true if n_true else 0.0,
+        "f1": 2 * tp / (n_pred + n_true) if n_pred + n_true else 0.0,
+    }
+
+
+def _auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (ties count half)."""
+    _, inverse, counts = np.unique(score, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+    n_pos = float(positive.sum())
+    n_neg = float(len(positive) - n_pos)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _positive(positive_label: Any, classes: list[Any] | None, seen: np.ndarray, kind: Any) -> Any:
