@@ -29,10 +29,12 @@ from slipway.monitoring.performance import measure
 from slipway.monitoring.profile import Profile
 from slipway.monitoring.reference import load_performance_reference, load_reference
 from slipway.monitoring.spec import MonitorSpec
-from slipway.serving.export import read_predictions_table
+from slipway.serving.export import iter_predictions
 from slipway.tracking.client import Client
 
 INPUT_PREFIX = "input."
+_OUTPUT_COLUMNS = frozenset({"prediction", "label", "model_version"})
+_BATCH_ROWS = 131_072
 PROBABILITY_PREFIX = "probability."
 _REFERENCE_METRIC_PREFIXES = ("", "val_", "validation_", "test_", "eval_")
 
@@ -92,28 +94,71 @@ def reference_for(client: Client, model: str, version: int) -> Reference:
     return ref
 
 
-def read_window(spec: MonitorSpec, start: int, end: int, tracking_uri: str) -> pa.Table:
-    """The window's logged rows with their labels, all versions."""
-    return read_predictions_table(
+@dataclass
+class WindowData:
+    """A window read from the log: every row's outputs and labels, a sample of its inputs.
+
+    `outputs` holds `prediction`, `probability.*`, `label` and `model_version` of every
+    row; `inputs` the `input.*` columns and `prediction` of at most the monitor's
+    `sample_rows` rows, drawn uniformly at random (seeded: re-running a window draws the
+    same rows), which is what the drift tests and quality checks see.
+    """
+
+    outputs: pa.Table
+    inputs: pa.Table
+
+    @property
+    def rows(self) -> int:
+        return self.outputs.num_rows
+
+    @property
+    def sampled(self) -> bool:
+        return self.inputs.num_rows < self.outputs.num_rows
+
+
+def read_window(spec: MonitorSpec, start: int, end: int, tracking_uri: str) -> WindowData:
+    """The window's logged rows with their labels, all versions, streamed batch by batch."""
+    limit = spec.sample_rows or None
+    rng = np.random.default_rng(start % 2**32)
+    outputs: list[pa.Table] = []
+    kept: pa.Table | None = None
+    kept_keys = np.empty(0)
+    for batch in iter_predictions(
         spec.model,
         None,
         since=start,
         until=end,
         root=spec.prediction_log,
         with_labels=True,
+        batch_rows=_BATCH_ROWS,
         tracking_uri=tracking_uri,
-    )
+    ):
+        names = batch.column_names
+        outputs.append(batch.select([n for n in names if n in _OUTPUT_COLUMNS or
+                                     n.startswith(PROBABILITY_PREFIX)]))  # fmt: skip
+        inputs = batch.select([n for n in names if n.startswith(INPUT_PREFIX) or n == "prediction"])
+        keys = rng.random(inputs.num_rows)
+        kept = inputs if kept is None else pa.concat_tables([kept, inputs])
+        kept_keys = np.concatenate([kept_keys, keys])
+        if limit is not None and kept.num_rows > limit:
+            chosen = np.sort(np.argpartition(kept_keys, limit)[:limit])
+            kept, kept_keys = kept.take(chosen), kept_keys[chosen]
+    if not outputs:
+        empty = pa.table({})
+        return WindowData(empty, empty)
+    return WindowData(pa.concat_tables(outputs), kept)
 
 
 def evaluate_window(
     monitor_name: str,
     spec: MonitorSpec,
-    table: pa.Table,
+    data: WindowData,
     start: int,
     end: int,
     reference: Reference | None,
 ) -> MonitorWindow:
     """The window's drift, quality and performance (see the module docstring)."""
+    table = data.outputs
     rows = table.num_rows
     labelled = _labelled_mask(table)
     labelled_rows = int(labelled.sum()) if labelled is not None else 0
@@ -139,8 +184,9 @@ def evaluate_window(
     status = "ok"
 
     if reference is not None and reference.profile is not None:
-        drift = _drift(spec, table, reference.profile)
+        drift = _drift(spec, data.inputs, reference.profile)
         result["drift"] = drift.to_dict()
+        result["drift_rows"] = data.inputs.num_rows
         metrics["drift_share"] = drift.share_drifted
         metrics["dataset_drift"] = int(drift.dataset_drift)
         for col in drift.columns.values():

@@ -23,14 +23,16 @@ import threading
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from slipway.config import current_user
 from slipway.entities import Metric, MonitorWindow, now_ms
 from slipway.errors import GateFailed
-from slipway.monitoring.evaluation import INPUT_PREFIX, read_window
+from slipway.monitoring.evaluation import INPUT_PREFIX
 from slipway.monitoring.performance import LOWER_IS_BETTER, measure
 from slipway.monitoring.spec import ENTRY_POINT_RE, MonitorSpec
+from slipway.serving.export import iter_predictions
 from slipway.store.interface import MonitorStore
 from slipway.tracking.client import Client
 
@@ -166,10 +168,9 @@ def _score_on_latest_window(
     for window in reversed(store.get_monitor_windows(monitor_name, limit=50)):
         if window.labelled_rows < spec.min_labels:
             continue
-        table = read_window(spec, window.window_start, window.window_end, client.tracking_uri)
-        if "label" not in table.column_names:
+        table = _labelled_rows(spec, window, client.tracking_uri)
+        if table is None:
             continue
-        table = table.filter(pc.is_valid(table.column("label")))
         if table.num_rows < spec.min_labels:
             continue
         inputs = [n for n in table.column_names if n.startswith(INPUT_PREFIX)]
@@ -184,6 +185,23 @@ def _score_on_latest_window(
             ]
         return scores, window, table.num_rows
     return None
+
+
+def _labelled_rows(spec: MonitorSpec, window: MonitorWindow, tracking_uri: str) -> pa.Table | None:
+    """The window's labelled rows (inputs and label), or None when nothing is labelled."""
+    parts = []
+    for batch in iter_predictions(
+        spec.model,
+        None,
+        since=window.window_start,
+        until=window.window_end,
+        root=spec.prediction_log,
+        with_labels=True,
+        tracking_uri=tracking_uri,
+    ):
+        if "label" in batch.column_names:
+            parts.append(batch.filter(pc.is_valid(batch.column("label"))))
+    return pa.concat_tables(parts) if parts else None
 
 
 def _predict(client: Client, model: str, version: int, frame: Any) -> np.ndarray:
