@@ -121,8 +121,7 @@ def read_window(spec: MonitorSpec, start: int, end: int, tracking_uri: str) -> W
     limit = spec.sample_rows or None
     rng = np.random.default_rng(start % 2**32)
     outputs: list[pa.Table] = []
-    kept: pa.Table | None = None
-    kept_keys = np.empty(0)
+    sample = _Sample(limit)
     for batch in iter_predictions(
         spec.model,
         None,
@@ -134,19 +133,51 @@ def read_window(spec: MonitorSpec, start: int, end: int, tracking_uri: str) -> W
         tracking_uri=tracking_uri,
     ):
         names = batch.column_names
-        outputs.append(batch.select([n for n in names if n in _OUTPUT_COLUMNS or
-                                     n.startswith(PROBABILITY_PREFIX)]))  # fmt: skip
-        inputs = batch.select([n for n in names if n.startswith(INPUT_PREFIX) or n == "prediction"])
-        keys = rng.random(inputs.num_rows)
-        kept = inputs if kept is None else pa.concat_tables([kept, inputs])
-        kept_keys = np.concatenate([kept_keys, keys])
-        if limit is not None and kept.num_rows > limit:
-            chosen = np.sort(np.argpartition(kept_keys, limit)[:limit])
-            kept, kept_keys = kept.take(chosen), kept_keys[chosen]
+        small = [n for n in names if n in _OUTPUT_COLUMNS or n.startswith(PROBABILITY_PREFIX)]
+        outputs.append(batch.select(small))
+        inputs = [n for n in names if n.startswith(INPUT_PREFIX) or n == "prediction"]
+        sample.add(batch.select(inputs), rng.random(batch.num_rows))
     if not outputs:
         empty = pa.table({})
         return WindowData(empty, empty)
-    return WindowData(pa.concat_tables(outputs), kept)
+    return WindowData(pa.concat_tables(outputs), sample.table())
+
+
+class _Sample:
+    """A uniform sample of at most `limit` rows of a stream: the rows with the smallest
+    random keys. Rows whose key cannot make it any more are dropped on arrival, so the
+    sample is compacted (one `take`) only a few times over the stream."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.parts: list[pa.Table] = []
+        self.keys: list[np.ndarray] = []
+        self.count = 0
+        self.threshold = np.inf
+
+    def add(self, rows: pa.Table, keys: np.ndarray) -> None:
+        if self.limit is not None and np.isfinite(self.threshold):
+            mask = keys < self.threshold
+            rows, keys = rows.filter(pa.array(mask)), keys[mask]
+        self.parts.append(rows)
+        self.keys.append(keys)
+        self.count += len(keys)
+        if self.limit is not None and self.count > 2 * self.limit:
+            self._compact()
+
+    def _compact(self) -> None:
+        assert self.limit is not None
+        keys = np.concatenate(self.keys)
+        chosen = np.sort(np.argpartition(keys, self.limit)[: self.limit])
+        self.parts = [pa.concat_tables(self.parts).take(chosen)]
+        self.keys = [keys[chosen]]
+        self.threshold = float(self.keys[0].max())
+        self.count = self.limit
+
+    def table(self) -> pa.Table:
+        if self.limit is not None and self.count > self.limit:
+            self._compact()
+        return pa.concat_tables(self.parts)
 
 
 def evaluate_window(

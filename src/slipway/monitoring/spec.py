@@ -75,7 +75,7 @@ class MonitorSpec:
     drift_share: float = 0.5
     min_rows: int = 100
     min_labels: int = 30
-    sample_rows: int | None = 200_000  # drift and quality on at most this many rows
+    sample_rows: int | None = 100_000  # drift and quality on at most this many rows
     performance: list[str] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=lambda: [{"type": "log"}])
     alert_columns: list[str] = field(default_factory=list)
