@@ -177,7 +177,7 @@ def test_approval_waits_for_a_person(loop) -> None:
     assert run.retrain["outcome"] == "awaiting_approval"
     new = run.retrain["challenger"]
     assert int(client.get_model_version_by_alias("churn", "champion").version) == champion
-    outcome = monitors.approve("churn", new, "looked at the report", client=client)
+    outcome = monitors.approve_challenger("churn", new, "looked at the report", client=client)
     assert outcome["passed"]
     assert int(client.get_model_version_by_alias("churn", "champion").version) == new
     approved = [e for e in client.get_model_history("churn") if e.action == "approved"]

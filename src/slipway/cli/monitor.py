@@ -311,7 +311,7 @@ def approve(
     """Approve a challenger that waits for a person: it becomes the champion (gates apply)."""
     from slipway.monitoring import monitors
 
-    outcome = monitors.approve(name, version, reason, client=client_for(tracking_uri))
+    outcome = monitors.approve_challenger(name, version, reason, client=client_for(tracking_uri))
     console.print(
         f"{name} version {version} is now @{outcome['alias']} "
         f"(approved by {outcome['approved_by']}).",

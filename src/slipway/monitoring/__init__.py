@@ -12,6 +12,14 @@
     check_expectations(df, {"expectations": {"age": {"between": [0, 120]}}})
     log_reference(X, run_id=run_id, client=client); load_reference("models:/churn@champion")
 
+Monitors close the loop (`monitors`, with `spec`, `evaluation`, `performance`,
+`estimation` (CBPE), `alerts`, `retrain` and `monitor_report`):
+
+    create_monitor("churn", model="churn@champion", window="1h", drift_share=0.3,
+                   performance=["f1 drop 0.05"], alerts=["webhook:http://…/hook"],
+                   retrain="python train.py", promote="approval")
+    run_monitor("churn"); monitor_status("churn"); approve_challenger("churn", 7)
+
 Modules: `columns` (types), `drift` (the tests), `selection` (the default test), `summary`
 (what a side of a column boils down to), `reading` (inputs), `profile` (stored
 references), `quality` (checks), `detection` (`detect_drift`), `expectations`, `result`
@@ -20,12 +28,26 @@ references), `quality` (checks), `detection` (`detect_drift`), `expectations`, `
 
 from slipway.monitoring.detection import detect_drift
 from slipway.monitoring.drift import STAT_TESTS
+from slipway.monitoring.estimation import CBPE
 from slipway.monitoring.expectations import (
     ExpectationResult,
     ExpectationResults,
     check_expectations,
     load_expectations,
 )
+from slipway.monitoring.monitors import (
+    MonitorRun,
+    MonitorStatus,
+    approve_challenger,
+    create_monitor,
+    delete_monitor,
+    get_monitor,
+    list_monitors,
+    monitor_status,
+    run_monitor,
+    update_monitor,
+)
+from slipway.monitoring.monitors import watch as watch_monitors
 from slipway.monitoring.profile import ColumnProfile, Profile, load_profile, profile
 from slipway.monitoring.reference import load_reference, log_reference
 from slipway.monitoring.result import (
@@ -37,6 +59,7 @@ from slipway.monitoring.result import (
 )
 
 __all__ = [
+    "CBPE",
     "STAT_TESTS",
     "ColumnDrift",
     "ColumnProfile",
@@ -45,13 +68,24 @@ __all__ = [
     "ExpectationResult",
     "ExpectationResults",
     "Finding",
+    "MonitorRun",
+    "MonitorStatus",
     "Profile",
     "QualityReport",
+    "approve_challenger",
     "check_expectations",
+    "create_monitor",
+    "delete_monitor",
     "detect_drift",
+    "get_monitor",
+    "list_monitors",
     "load_expectations",
     "load_profile",
     "load_reference",
     "log_reference",
+    "monitor_status",
     "profile",
+    "run_monitor",
+    "update_monitor",
+    "watch_monitors",
 ]

@@ -240,13 +240,13 @@ def start_watching(client: Client | None = None, **options: Any) -> threading.Ev
     return stop
 
 
-approve = retraining.approve
+approve_challenger = retraining.approve_challenger
 wait_for_deliveries = alerting.wait_for_deliveries
 
 __all__ = [
     "MonitorRun",
     "MonitorStatus",
-    "approve",
+    "approve_challenger",
     "create_monitor",
     "delete_monitor",
     "get_monitor",

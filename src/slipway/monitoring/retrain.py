@@ -217,7 +217,7 @@ def _predict(client: Client, model: str, version: int, frame: Any) -> np.ndarray
     return array[:, 0] if array.ndim == 2 else array
 
 
-def approve(
+def approve_challenger(
     name: str,
     version: int | str,
     reason: str | None = None,
@@ -301,4 +301,4 @@ def _iso(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-__all__ = ["CHALLENGER", "approve", "compare_and_promote", "retrain", "should_retrain"]
+__all__ = ["CHALLENGER", "approve_challenger", "compare_and_promote", "retrain", "should_retrain"]
