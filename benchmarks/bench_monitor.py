@@ -3,7 +3,8 @@
 A model version gets a reference profile (100,000 rows x 50 numeric features and its
 prediction) and labelled reference predictions (for CBPE); the prediction log holds
 1,000,000 rows x 50 features (with probabilities) in one hour, in files of 50,000 rows (the
-log's default buffer), a tenth of them labelled, half of the features shifted. Then a fresh process runs `run_monitor` on that window:
+log's default buffer), a tenth of them labelled, half of the features shifted. Then a fresh
+process runs `run_monitor` on that window (drift and quality on a 100,000-row sample of it):
 reading the log and joining labels, drift and quality against the profile, measured
 performance, CBPE, storing the window and judging the alerts. Reported: the evaluation's
 time (inside the process) and the whole process's peak RSS. Targets: < 5 s, < 1 GiB.

@@ -41,7 +41,12 @@ def test_served_drift_retrains_promotes_and_serves_the_new_champion(loop, monkey
         assert http.post("/feedback", json={"records": feedback}).json() == {"accepted": 250}
         app.prediction_log.flush()
 
+        monitors.update_monitor(
+            "served", serving_url=url, max_error_rate=0.5, max_latency_s=30.0, client=client
+        )
         run = monitors.run_monitor("served", client=client)
+        alerts = monitors.get_monitor("served", client=client).state["alerts"]
+        assert alerts["error_rate"]["active"] is False and alerts["latency"]["active"] is False
         assert run.window.rows == 250 and run.window.labelled_rows == 250
         assert "dataset_drift" in run.alerts
         assert run.retrain["outcome"] == "promoted", run.retrain

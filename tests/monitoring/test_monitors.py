@@ -33,7 +33,13 @@ def test_drift_alerts_once_clears_and_rearms_and_small_windows_never_alert(loop)
             drift_share=0.3,
             min_rows=200,
             cooldown=0,
-            alerts=[f"webhook:{receiver.url}", f"webhook:{closed_port_url()}", "log", "audit"],
+            alerts=[
+                f"webhook:{receiver.url}",
+                f"webhook+slack:{receiver.url}",
+                f"webhook:{closed_port_url()}",
+                "log",
+                "audit",
+            ],
             prediction_log=log_root,
             client=client,
         )
@@ -70,11 +76,17 @@ def test_drift_alerts_once_clears_and_rearms_and_small_windows_never_alert(loop)
         ]
         assert len(_events(client, "churn", "alert")) == 2
         assert len(_events(client, "churn", "alert_cleared")) == 1
-        assert [p["condition"] for p in receiver.received] == ["dataset_drift"] * 2
+        plain = [p for p in receiver.received if "condition" in p]
+        slack = [p for p in receiver.received if "text" in p]
+        assert [p["condition"] for p in plain] == ["dataset_drift"] * 2
+        assert plain[0]["model"] == "churn" and plain[0]["details"]["drift_share"] >= 0.3
+        assert len(slack) == 2 and "dataset_drift" in slack[0]["text"]
         failed = _events(client, "churn", "delivery_failed")
         assert len(failed) == 2 and all(e.details["attempts"] == 3 for e in failed)
         delivered = {e.details["target"] for e in _events(client, "churn", "alert_delivered")}
-        assert delivered == {f"webhook:{receiver.url}", "log", "audit"}
+        assert delivered == {
+            f"webhook:{receiver.url}", f"webhook+slack:{receiver.url}", "log", "audit",
+        }  # fmt: skip
         audit = [e for e in client.get_model_history("churn") if e.action == "monitor_alert"]
         assert len(audit) == 2
     finally:
@@ -183,3 +195,32 @@ def test_approval_waits_for_a_person(loop) -> None:
     approved = [e for e in client.get_model_history("churn") if e.action == "approved"]
     assert approved and "looked at the report" in approved[0].reason
     assert "pending_approval" not in monitors.get_monitor("loop", client=client).state
+
+
+def test_watch_runs_every_monitor_on_its_schedule(loop) -> None:
+    import threading
+    import time
+
+    client, model, log_root, _ = loop
+    monitors.create_monitor(
+        "watched", model="churn@champion", window="1h", min_rows=10,
+        prediction_log=log_root, client=client,
+    )  # fmt: skip
+    X, y = make_data(50, 9)
+    start, _ = monitors.window_bounds(3600)
+    log_window(log_root, "churn", 1, model, X, y, start, tag="w")
+    stop = threading.Event()
+    runs: list = []
+    options = {"client": client, "stop": stop, "interval_s": 0.2}
+    thread = threading.Thread(
+        target=monitors.watch, kwargs={**options, "on_run": lambda _, r: runs.append(r)}
+    )
+    thread.start()
+    deadline = time.monotonic() + 20
+    while len(runs) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(10)
+    assert len(runs) >= 2 and all(isinstance(r, monitors.MonitorRun) for r in runs)
+    windows = monitors.monitor_status("watched", client=client).windows
+    assert len(windows) == 1 and windows[0].rows == 50  # re-evaluated in place
