@@ -144,9 +144,16 @@ def run_monitor(
     judged = alerting.conditions(spec, window, serving)
     fired = alerting.update_alerts(store, name, spec, state, window, judged, registry=client)
     outcome = None
-    if retrain and retraining.should_retrain(spec, state, [c.name for c in fired]):
-        outcome = retraining.retrain(client, store, name, spec, state, window)
-    store.update_monitor(name, state=state)
+    try:
+        if retrain and retraining.should_retrain(spec, state, [c.name for c in fired]):
+            outcome = retraining.retrain(client, store, name, spec, state, window)
+    except Exception as exc:  # the champion keeps serving; the cooldown stops a retry loop
+        logger.exception("Monitor %s: the retrain loop failed", name)
+        error = f"{type(exc).__name__}: {exc}"
+        store.append_monitor_event(name, "retrain_failed", None, error)
+        outcome = {"outcome": "failed", "error": error}
+    finally:
+        store.update_monitor(name, state=state)
     return MonitorRun(window, [c.name for c in fired], outcome)
 
 
