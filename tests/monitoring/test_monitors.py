@@ -3,6 +3,7 @@ drift and performance alerts with dedup and re-arming, webhook delivery, and ret
 
 from __future__ import annotations
 
+import pytest
 from loop_support import (
     BASE_MS,
     HOUR_MS,
@@ -224,3 +225,46 @@ def test_watch_runs_every_monitor_on_its_schedule(loop) -> None:
     assert len(runs) >= 2 and all(isinstance(r, monitors.MonitorRun) for r in runs)
     windows = monitors.monitor_status("watched", client=client).windows
     assert len(windows) == 1 and windows[0].rows == 50  # re-evaluated in place
+
+
+def test_empty_log_and_a_regressor_without_reference(loop) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    import slipway.sklearn
+    from slipway.serving.predlog import PredictionLog
+
+    client, _, log_root, tmp = loop
+    monitors.create_monitor(
+        "empty", model="churn@champion", min_rows=10, prediction_log=log_root, client=client
+    )
+    nothing = monitors.run_monitor("empty", at=BASE_MS, client=client)
+    assert nothing.window.status == "not_enough_data" and nothing.window.rows == 0
+
+    X, _ = make_data(200, 4)
+    target = X["f0"] * 2.0 + 1.0
+    regressor = LinearRegression().fit(X, target)
+    run_id = client.create_run(client.get_experiment_by_name("loop").experiment_id).info.run_id
+    folder = tmp / "regressor"
+    slipway.sklearn.save_model(regressor, str(folder), input_example=X.iloc[:3])
+    client.log_artifacts(run_id, folder, "model")
+    client.create_registered_model("price")
+    version = client.create_model_version("price", f"runs:/{run_id}/model", run_id).version
+    client.set_registered_model_alias("price", "champion", version)
+    with PredictionLog(log_root) as log:
+        for i in range(len(X)):
+            log.record(
+                request_id=f"p{i}", model_name="price", model_version=str(version),
+                inputs=X.iloc[[i]], outputs=regressor.predict(X.iloc[[i]]) + 0.5,
+                timestamp_ms=BASE_MS + i,
+            )  # fmt: skip
+        log.record_feedback([{"request_id": f"p{i}", "label": float(target[i])} for i in range(50)])
+        log.flush()
+    monitors.create_monitor(
+        "price", model="price@champion", min_rows=100, min_labels=20,
+        performance=["mae drop 0.1"], prediction_log=log_root, client=client,
+    )  # fmt: skip
+    run = monitors.run_monitor("price", at=BASE_MS, client=client)
+    assert run.window.status == "no_reference" and run.window.labelled_rows == 50
+    assert run.window.metrics["performance.mae"] == pytest.approx(0.5)
+    assert run.window.result["rules"][0]["reference"] is None  # nothing to compare with
+    assert run.alerts == []
