@@ -120,35 +120,43 @@ def test_errors_are_one_clear_line_and_exit_1(uri: str) -> None:
 
 
 def test_demo_runs_the_model_lifecycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`slipway demo`: two tracked runs, two versions, the better one is @champion."""
+    """`slipway demo`: tracked runs, gated promotion, serving, and the closed loop."""
     monkeypatch.chdir(tmp_path)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "slipway"), "demo"],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr
     client = Client()
     exp = client.get_experiment_by_name("churn-demo")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
-    assert set(runs) == {"gbm-baseline", "logreg-challenger"}
-    assert all(r.data.metrics["accuracy"] > 0.6 for r in runs.values())
+    assert set(runs) == {"gbm-baseline", "logreg-challenger", "retrain-on-drift"}
+    assert all(r.data.metrics["accuracy"] > 0.6 for n, r in runs.items() if n != "retrain-on-drift")
     gbm_curve = client.get_metric_history(runs["gbm-baseline"].info.run_id, "val_loss")
     assert [m.step for m in gbm_curve] == list(range(60))
     versions = client.search_model_versions("name = 'churn-classifier'")
-    assert sorted(int(v.version) for v in versions) == [1, 2]
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3]
+    # The better of the two candidates was champion first...
+    history = client.get_model_history("churn-classifier")
+    holders = [e.new_value for e in history if e.action == "alias_set" and e.field == "champion"]
+    trained = [runs["gbm-baseline"], runs["logreg-challenger"]]
+    best = max(trained, key=lambda r: r.data.metrics["f1"])
+    before_loop = client.get_model_version("churn-classifier", holders[-2])
+    assert before_loop.run_id == best.info.run_id
+    # ...until the monitor saw the drift, retrained on fresh data and promoted the result.
     champion = client.get_model_version_by_alias("churn-classifier", "champion")
-    best = max(runs.values(), key=lambda r: r.data.metrics["f1"])
-    assert champion.run_id == best.info.run_id
-    assert "models:/churn-classifier@champion" in result.stdout
-    # It served the champion over HTTP: every answer is in the prediction log, labelled.
+    assert champion.run_id == runs["retrain-on-drift"].info.run_id
+    assert "now answering with v3" in result.stdout
+    # Every answer is in the prediction log, labelled, from both champions.
     from slipway.serving.export import read_predictions
 
     logged = read_predictions("churn-classifier")
-    assert len(logged) == 200
-    assert logged["label"].notna().all()
-    assert set(logged["model_version"]) == {str(champion.version)}
-    # And the shifted population was caught, with a report to look at.
-    report = Path(os.environ["SLIPWAY_HOME"]) / "reports" / "drift-report.html"
-    assert "Dataset drift detected" in report.read_text()
+    assert len(logged) >= 700
+    assert logged["label"].notna().sum() == 700
+    assert {"2", "3"} <= set(logged["model_version"])
+    # The shifted population was caught, with reports to look at.
+    reports = Path(os.environ["SLIPWAY_HOME"]) / "reports"
+    assert "Dataset drift detected" in (reports / "drift-report.html").read_text()
+    assert "<svg" in (reports / "monitor-report.html").read_text()

@@ -12,6 +12,8 @@ Finally it prints where everything went.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 from rich.console import Console
@@ -20,7 +22,15 @@ from rich.progress import Progress
 import slipway
 from slipway import config
 from slipway.demo.churn import FEATURES, make_churn
-from slipway.demo.live import check_drift, serve_champion
+from slipway.demo.live import check_drift
+from slipway.demo.loop import (
+    MONITOR,
+    RETRAIN_ACTION,
+    post_labels,
+    send_traffic,
+    serving,
+    webhook_receiver,
+)
 from slipway.errors import GateFailed, MissingDependency
 
 console = Console()
@@ -61,6 +71,13 @@ def _train_candidate(name: str, model, train: pd.DataFrame, test: pd.DataFrame, 
             progress.advance(task)
         metrics = _metrics(y_test.to_numpy(), model.predict(x_test))
         slipway.log_metrics(metrics)
+        # What monitors compare production with: the training data, labels, predictions.
+        slipway.log_reference(
+            x_train,
+            y_train,
+            predictions=model.predict(x_train),
+            probabilities=model.predict_proba(x_train),
+        )
         info = slipway.sklearn.log_model(
             model, name="model", input_example=x_train.head(5), registered_model_name=MODEL_NAME
         )
@@ -85,6 +102,72 @@ def _promote(client: slipway.Client, version: int) -> bool:
     checks = ", ".join(f"{c.condition} ({c.actual:.3f})" for c in result.checks)
     console.print(f"  version {version} is [bold green]@champion[/]: passed {checks}")
     return True
+
+
+def _close_the_loop(client: slipway.Client, test: pd.DataFrame) -> None:
+    """Serve @champion, watch it with a monitor through normal then drifted traffic."""
+    import httpx
+
+    from slipway.monitoring import monitors
+    from slipway.monitoring.monitor_report import write_monitor_report
+
+    uri = slipway.get_tracking_uri()
+    if any(m.name == MONITOR for m in monitors.list_monitors(client=client)):
+        monitors.delete_monitor(MONITOR, client=client)  # a re-run starts a fresh story
+    with (
+        webhook_receiver() as hook,
+        serving(f"models:/{MODEL_NAME}@champion", uri) as (url, app),
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        monitors.create_monitor(
+            MONITOR,
+            model=f"{MODEL_NAME}@champion",
+            window="1d",
+            min_rows=100,
+            min_labels=100,
+            drift_share=0.5,
+            performance=["accuracy drop 0.1"],
+            alerts=["log", f"webhook:{hook.url}"],
+            retrain=RETRAIN_ACTION,
+            promote="auto",
+            client=client,
+        )
+        console.print(f"[bold]Serving[/] slipway serve models:/{MODEL_NAME}@champion on {url}")
+        normal = test.head(300)
+        post_labels(http, send_traffic(http, normal), normal["churned"])
+        app.prediction_log.flush()
+        first = monitors.run_monitor(MONITOR, client=client)
+        console.print(
+            f"  {len(normal)} customers scored, labels posted; monitor {MONITOR}: "
+            f"{first.window.status}, alerts {first.alerts or 'none'}"
+        )
+        changed = make_churn(400, seed=11, drift=0.6, concept=1.0)
+        answers = send_traffic(http, changed)
+        post_labels(http, answers, changed["churned"])  # the labels arrive later
+        app.prediction_log.flush()
+        with console.status("the monitor evaluates the window, alerts, retrains"):
+            second = monitors.run_monitor(MONITOR, client=client)
+        console.print(
+            f"  after a price rise, {len(changed)} more customers: monitor {MONITOR}: "
+            f"[bold red]{second.window.status}[/], alerts {', '.join(second.alerts)}; "
+            f"webhook received {len(hook.received)} alert(s)"
+        )
+        retrain = second.retrain or {}
+        console.print(
+            f"  retrain: version {retrain.get('challenger')} is @challenger, "
+            f"outcome [bold]{retrain.get('outcome')}[/]"
+        )
+        if retrain.get("outcome") == "promoted":
+            version = str(retrain["challenger"])
+            deadline = time.monotonic() + 30
+            while send_traffic(http, changed.head(1))[0]["version"] != version:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            console.print(f"  slipway serve follows @champion: now answering with v{version}")
+    report = config.home() / "reports" / "monitor-report.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    write_monitor_report(monitors.monitor_status(MONITOR, client=client), str(report))
 
 
 def run_demo() -> str:
@@ -126,18 +209,7 @@ def run_demo() -> str:
         f"predicts {list(np.asarray(scores).tolist())} for the first 5 test customers"
     )
 
-    traffic = serve_champion(
-        f"models:/{MODEL_NAME}@champion",
-        slipway.get_tracking_uri(),
-        test[FEATURES].head(200),
-        test["churned"].head(200),
-        console,
-    )
-    console.print(
-        f"[bold]Serving[/] slipway serve answered {traffic.requests} requests on {traffic.url}; "
-        f"{traffic.labelled} labels posted to /feedback; the prediction log holds "
-        f"{traffic.logged_rows} rows, accuracy on labelled ones {traffic.accuracy:.3f}"
-    )
+    _close_the_loop(client, test)
 
     report = config.home() / "reports" / "drift-report.html"
     drifted = make_churn(2000, seed=11, drift=0.6)[FEATURES]
@@ -149,11 +221,12 @@ def run_demo() -> str:
     )
     console.print(f"  metadata   {slipway.get_tracking_uri()}")
     console.print(f"  artifacts  {experiment.artifact_location}")
-    console.print(f"  report     {report}")
+    console.print(f"  reports    {report.parent}")
     console.print(
         "Look at it with: [bold].venv/bin/slipway runs list -e churn-demo[/], "
         f"[bold].venv/bin/slipway models show {MODEL_NAME}[/], "
         f"[bold].venv/bin/slipway models history {MODEL_NAME}[/], "
+        f"[bold].venv/bin/slipway monitor status {MONITOR}[/], "
         f"[bold].venv/bin/slipway predictions export {MODEL_NAME} -o scored.csv[/]"
     )
     return champion.run_id

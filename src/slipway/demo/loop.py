@@ -1,0 +1,156 @@
+"""The demo's closed loop: serve the champion, send normal then drifted traffic with
+delayed labels, and let a monitor alert a local webhook, retrain and promote.
+
+The server is `slipway serve`'s app under uvicorn on a free local port in this process
+(so the demo can flush its prediction log before evaluating); clients talk to it over HTTP
+only. `retrain_on_fresh_data` is the monitor's retrain action (`module:function`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pandas as pd
+
+from slipway.demo.churn import FEATURES, make_churn
+from slipway.errors import ServerUnavailable
+
+MONITOR = "churn-demo"
+RETRAIN_ACTION = "slipway.demo.loop:retrain_on_fresh_data"
+FRESH_DRIFT, FRESH_CONCEPT = 0.6, 1.0  # the population after the price rise
+
+
+@dataclass
+class Webhook:
+    """A local receiver for the monitor's alerts: the JSON bodies it got."""
+
+    url: str
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[Webhook]:
+    hook = Webhook("")
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            hook.received.append(json.loads(self.rfile.read(length) or b"{}"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+
+
+@contextmanager
+def serving(model_uri: str, tracking_uri: str) -> Iterator[tuple[str, Any]]:
+    """`slipway serve MODEL_URI` on a free local port; yields (url, app)."""
+    import uvicorn
+
+    from slipway.serving import ServeConfig, create_app
+
+    app = create_app(ServeConfig([model_uri], tracking_uri=tracking_uri, poll_interval_s=0.5))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    try:
+        while not _ready(url):
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise ServerUnavailable(f"slipway serve at {url} did not become ready.")
+            time.sleep(0.1)
+        yield url, app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def send_traffic(http: httpx.Client, customers: pd.DataFrame) -> list[dict[str, Any]]:
+    """One request per customer; returns the answers (with their request ids)."""
+    answers = []
+    for record in customers[FEATURES].to_dict(orient="records"):
+        response = http.post("/predict", json={"records": [record]})
+        response.raise_for_status()
+        answers.append(response.json())
+    return answers
+
+
+def post_labels(http: httpx.Client, answers: list[dict[str, Any]], labels: pd.Series) -> None:
+    feedback = [
+        {"request_id": a["request_id"], "label": int(y)}
+        for a, y in zip(answers, labels, strict=True)
+    ]
+    http.post("/feedback", json={"records": feedback}).raise_for_status()
+
+
+def retrain_on_fresh_data() -> None:
+    """The monitor's retrain action: train on customers after the change, register it.
+
+    The monitor passes the model and store in environment variables; the new version
+    logs its reference (with probabilities) so the next monitor windows compare with it.
+    """
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    import slipway
+
+    slipway.set_tracking_uri(os.environ["SLIPWAY_TRACKING_URI"])
+    slipway.set_experiment("churn-demo")
+    fresh = make_churn(3000, seed=23, drift=FRESH_DRIFT, concept=FRESH_CONCEPT)
+    x, y = fresh[FEATURES], fresh["churned"]
+    with slipway.start_run(run_name="retrain-on-drift"):
+        model = GradientBoostingClassifier(n_estimators=60, random_state=7).fit(x, y)
+        slipway.log_params({"model": "GradientBoostingClassifier", "trigger": "monitor"})
+        slipway.log_reference(
+            x, y, predictions=model.predict(x), probabilities=model.predict_proba(x)
+        )
+        slipway.sklearn.log_model(
+            model,
+            name="model",
+            input_example=x.head(5),
+            registered_model_name=os.environ["SLIPWAY_MODEL_NAME"],
+        )
+
+
+__all__ = [
+    "MONITOR",
+    "RETRAIN_ACTION",
+    "Webhook",
+    "post_labels",
+    "retrain_on_fresh_data",
+    "send_traffic",
+    "serving",
+    "webhook_receiver",
+]
