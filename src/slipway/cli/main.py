@@ -7,7 +7,7 @@ import sys
 import typer
 
 from slipway import __version__
-from slipway.cli import experiments, runs, serve
+from slipway.cli import experiments, runs, serve, traffic
 from slipway.cli.drift import drift_command, profile_command
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
@@ -28,6 +28,7 @@ app.command("profile")(profile_command)
 app.add_typer(predictions_app, name="predictions")
 app.command("predict")(predict)
 app.command("serve")(serve.serve)
+app.add_typer(traffic.app, name="traffic")
 
 
 def _version(value: bool) -> None:
