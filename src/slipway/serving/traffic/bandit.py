@@ -78,6 +78,8 @@ def allocation(
     names = list(sums)
     if not names:
         return {}
+    if not any(sums[n][0] for n in names):  # no reward yet: no draw can tell them apart
+        return {n: 100.0 / len(names) for n in names}
     samples = np.vstack([draw(reward, sums[n], draws, rng) for n in names])
     wins = np.bincount(np.argmax(samples, axis=0), minlength=len(names)) / draws
     rest = max(0.0, 1.0 - min_explore * len(names))

@@ -5,11 +5,13 @@ The canary starts at `start` percent. Each step lasts at least `every`; the coun
 
 - **roll back** (to 0 %, at once, whenever the step has at least `min_requests` canary
   requests) when the canary's server-error rate is above `max_error_rate`, or its p99
-  latency above `max_p99_ms`; or, when the primary also served `min_requests` in the step,
-  when the canary's error rate is above the primary's + `error_rate_margin` or its p99
-  above the primary's x (1 + `p99_margin`) + 1 ms (the millisecond keeps sub-millisecond
-  noise from deciding); or, when both received `min_feedback` rewards through
-  `/feedback`, when the canary's mean reward is below the primary's - `outcome_margin`;
+  latency above `max_p99_ms`; or, when the primary also served `min_requests` in the
+  step, when the canary's error rate is above the primary's + `error_rate_margin`, or
+  (both with at least 100 requests in the step: below that a p99 is the slowest request,
+  mostly noise) its p99 above the primary's x (1 + `p99_margin`) + 1 ms (the millisecond
+  keeps sub-millisecond noise from deciding); or, when both received `min_feedback`
+  rewards through `/feedback`, when the canary's mean reward is below the primary's -
+  `outcome_margin`;
 - **step up** by `step` percent once `every` has passed and the step had `min_requests`
   canary requests (until then it holds: a quiet canary is never promoted on no evidence);
 - at 100 % **promote**: `promote_alias` is pointed at the canary's version (without a
@@ -34,6 +36,7 @@ ROLLED_BACK = "rolled_back"
 PROMOTED = "promoted"
 COMPLETE = "complete"
 P99_SLACK_MS = 1.0
+P99_MIN_REQUESTS = 100  # fewer, and a p99 is just the slowest request
 
 
 @dataclass
@@ -81,7 +84,8 @@ def evaluate(
                     f"{primary.error_rate:.2%} + {s.error_rate_margin:.2%}"
                 )
             slowest = p_p99 * (1 + s.p99_margin) + P99_SLACK_MS
-            if c_p99 > slowest:
+            enough = min(canary.requests, primary.requests) >= P99_MIN_REQUESTS
+            if enough and c_p99 > slowest:
                 problems.append(
                     f"p99 {c_p99:.1f} ms above the primary's {p_p99:.1f} ms x "
                     f"{1 + s.p99_margin:g} + {P99_SLACK_MS:g} ms"

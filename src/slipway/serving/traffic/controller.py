@@ -118,6 +118,7 @@ class TrafficController:
         self._announce = False
         self._task: asyncio.Task[None] | None = None
         self._lock: asyncio.Lock | None = None
+        self._stopping: asyncio.Event | None = None
         self._sync_failing = False
 
     def _primary(self) -> str:
@@ -135,6 +136,7 @@ class TrafficController:
     async def start(self) -> None:
         """Open (or create) the shared state, apply it, and start syncing."""
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
         state, created = await asyncio.to_thread(self._open)
         self._announce = created and self.strategy == "canary"
         self._apply(_Outcome(state, {}, ShadowCounts(), 1))
@@ -166,8 +168,13 @@ class TrafficController:
         return state, bool(created)
 
     async def _run(self) -> None:
+        assert self._stopping is not None
         while True:
-            await asyncio.sleep(SYNC_INTERVAL_S)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), SYNC_INTERVAL_S)
+                return
+            except TimeoutError:
+                pass
             try:
                 await self.sync()
                 if self._sync_failing:
@@ -182,11 +189,12 @@ class TrafficController:
 
     async def close(self) -> None:
         """Stop syncing, cancel shadow copies, leave this worker's counts in the archive."""
-        if self._task is not None:
-            self._task.cancel()
+        if self._task is not None and self._stopping is not None:
+            # Not cancelled: a sync cut off mid-write could land after the last one.
+            self._stopping.set()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):
+            except Exception:
                 pass
         if self.shadow is not None:
             await self.shadow.close()

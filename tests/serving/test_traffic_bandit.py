@@ -1,0 +1,68 @@
+"""The Thompson-sampling bandit moves traffic to the variant whose rewards are better."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from serving_support import numeric_data
+from traffic_support import traffic_doc
+
+from slipway.serving.traffic import bandit
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.mark.parametrize("reward", ["binary", "gaussian"])
+def test_the_bandit_shifts_traffic_to_the_better_variant(serve, reward):
+    served = serve(
+        traffic=traffic_doc(
+            "bandit",
+            {"good": "models:/forest/1", "poor": "models:/forest/2"},
+            bandit={"reward": reward, "min_explore": 0.05},
+        ),
+        prediction_log=True,
+    )
+    rng = np.random.default_rng(7)
+    records = numeric_data(3, rows=1)[0].to_dict(orient="records")
+    assert served.http.get("/traffic").json()["weights"] == {"good": 50.0, "poor": 50.0}
+    shares = []
+    for _ in range(8):
+        feedback, good = [], 0
+        for _ in range(40):
+            answer = served.http.post("/predict", json={"records": records})
+            variant = answer.headers["x-slipway-variant"]
+            good += variant == "good"
+            if reward == "binary":
+                value = float(rng.random() < (0.8 if variant == "good" else 0.3))
+            else:
+                value = float(rng.normal(1.0 if variant == "good" else 0.5, 0.3))
+            feedback.append({"request_id": answer.headers["x-request-id"], "reward": value})
+        assert served.http.post("/feedback", json={"records": feedback}).json()["accepted"] == 40
+        shares.append(good / 40)
+        time.sleep(0.3)  # a sync or so: the posteriors and the split are recomputed
+    status = served.http.get("/traffic").json()
+    assert status["weights"]["good"] > 85.0, (status["weights"], shares)
+    assert status["weights"]["poor"] >= 5.0  # min_explore keeps it explored
+    assert np.mean(shares[-3:]) > 0.7, shares
+    posteriors = status["bandit"]["posteriors"]
+    assert posteriors["good"]["mean"] > posteriors["poor"]["mean"]
+    assert posteriors["good"]["rewards"] + posteriors["poor"]["rewards"] == 320
+    assert status["variants"]["good"]["rewards"] == posteriors["good"]["rewards"]
+
+
+def test_allocation_follows_the_posteriors_and_keeps_the_exploration_floor():
+    rng = np.random.default_rng(0)
+    even = bandit.allocation("binary", {"a": (0, 0, 0), "b": (0, 0, 0)}, 0.05, rng)
+    assert abs(even["a"] - 50) < 3 and abs(sum(even.values()) - 100) < 1e-9
+    clear = bandit.allocation("binary", {"a": (200, 160, 160), "b": (200, 40, 40)}, 0.1, rng)
+    assert clear == pytest.approx({"a": 90.0, "b": 10.0})
+    gauss = {"a": (50, 50 * 2.0, 50 * 4.1), "b": (50, 50 * 1.0, 50 * 1.1)}
+    assert bandit.allocation("gaussian", gauss, 0.0, rng)["a"] > 99
+    # a variant with no rewards yet is explored, not starved
+    fresh = bandit.allocation("gaussian", {"a": (50, 50.0, 51.0), "b": (0, 0.0, 0.0)}, 0.0, rng)
+    assert fresh["b"] > 20
+    assert (
+        bandit.reward_value("binary", 1.5) is None and bandit.reward_value("gaussian", 1.5) == 1.5
+    )
