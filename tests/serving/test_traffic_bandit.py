@@ -66,3 +66,43 @@ def test_allocation_follows_the_posteriors_and_keeps_the_exploration_floor():
     assert (
         bandit.reward_value("binary", 1.5) is None and bandit.reward_value("gaussian", 1.5) == 1.5
     )
+
+
+def test_feedback_reaching_another_worker_is_handed_over(registry, tmp_path):
+    """Two apps on one state folder are two workers: a reward posted to the one that did
+    not answer the request reaches the variant through the folder."""
+    from contextlib import ExitStack
+
+    from serving_support import running_server
+
+    from slipway.serving import ServeConfig
+
+    doc = traffic_doc(
+        "bandit",
+        {"good": "models:/forest/1", "poor": "models:/forest/2"},
+        bandit={"reward": "binary", "min_explore": 0.05},
+        state=str(tmp_path / "state"),
+    )
+    records = numeric_data(3, rows=1)[0].to_dict(orient="records")
+    with ExitStack() as stack:
+        one, two = (
+            stack.enter_context(
+                running_server(ServeConfig([], tracking_uri=registry.tracking_uri, traffic=doc))
+            )
+            for _ in range(2)
+        )
+        answers = [one.http.post("/predict", json={"records": records}) for _ in range(10)]
+        feedback = [{"request_id": a.headers["x-request-id"], "reward": 1.0} for a in answers]
+        assert two.http.post("/feedback", json={"records": feedback}).json()["accepted"] == 10
+        deadline = time.monotonic() + 10
+        while True:
+            status = two.http.get("/traffic").json()
+            if sum(v["rewards"] for v in status["variants"].values()) == 10:
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.1)
+        assert status["workers"] == 2
+        served = {a.headers["x-slipway-variant"] for a in answers}
+        assert {v for v, n in status["variants"].items() if n["rewards"]} == served
+        assert one.http.get("/traffic").json()["feedback"]["waiting"] == 0
+        assert status["feedback"]["waiting"] == 0 and status["feedback"]["unplaced"] == 0

@@ -156,3 +156,39 @@ def test_canary_decisions() -> None:
     assert back is not None and back.action == "rollback" and back.percent == 0.0
     assert "error rate 10.00% above the limit 1.00%" in back.reason
     assert canary.evaluate(settings, {**state, "status": "rolled_back"}, windows(5), 999) is None
+
+
+def test_a_patient_batcher_waits_for_a_fuller_batch() -> None:
+    """The shadow's batcher: requests a few ms apart still share one model call."""
+    import asyncio
+
+    from slipway.serving.batching import Batcher
+    from slipway.serving.model import ModelThread
+
+    calls: list[int] = []
+
+    class Handler:
+        def prepare(self, item: int) -> int:
+            return item
+
+        def run(self, prepared: list[int], key: object) -> list[int]:
+            calls.append(len(prepared))
+            return prepared
+
+    async def main(patient: bool) -> None:
+        thread = ModelThread("test-patient")
+        batcher = Batcher(Handler(), thread, max_batch_size=4, max_wait_s=0.2, patient=patient)
+
+        async def later(i: int) -> int:
+            await asyncio.sleep(0.01 * i)
+            return await batcher.submit(i, 1)
+
+        assert await asyncio.gather(*(later(i) for i in range(4))) == [0, 1, 2, 3]
+        await batcher.close()
+        thread.shutdown()
+
+    asyncio.run(main(patient=True))
+    assert calls == [4]
+    calls.clear()
+    asyncio.run(main(patient=False))
+    assert len(calls) > 1  # an impatient batcher calls at once for a lone caller

@@ -436,7 +436,7 @@ class ServingApp:
             model = self._route(request, None)
             payload, params = scoring.parse(body, request.content_type, model.reader)
         prediction = await self._run_model(model, payload, params, False, request)
-        if request.routed:
+        if request.routed and self.traffic.shadow is not None:
             timeout = self._timeout
             request.mirror = lambda m: m.predict(payload, params=params, timeout=timeout)
         return scoring.render(prediction), model, prediction
@@ -463,7 +463,7 @@ class ServingApp:
                 model = self._named(request, parsed.model, parsed.version)
         payload, params, proba = parsed.payload, parsed.params, parsed.probabilities
         prediction = await self._run_model(model, payload, params, proba, request)
-        if request.routed:
+        if request.routed and self.traffic.shadow is not None:
             timeout = self._timeout
             request.mirror = lambda m: m.predict(
                 payload, params=params, proba=proba, timeout=timeout
@@ -616,7 +616,7 @@ class ServingApp:
                 prediction = await self._run_model(model, payload, None, proba, request)
                 outputs = oip.output_tensors(infer, model, prediction)
                 answer, header_length = oip.infer_response(infer, model, outputs)
-                if request.routed:
+                if request.routed and self.traffic.shadow is not None:
                     timeout = self._timeout
                     request.mirror = lambda m: m.predict(
                         oip.to_payload(infer, m), proba=proba, timeout=timeout

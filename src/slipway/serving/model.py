@@ -147,6 +147,7 @@ class ServedModel:
         max_batch_size: int = 64,
         max_wait_s: float = 0.002,
         variant: str = "",
+        patient: bool = False,
     ) -> None:
         self.name = name
         self.version = version
@@ -182,6 +183,7 @@ class ServedModel:
             max_batch_size=max_batch_size,
             max_wait_s=max_wait_s,
             enabled=enabled,
+            patient=patient,
         )
 
     def _inspect_sklearn(self, pyfunc: PyFuncModel) -> None:

@@ -25,7 +25,7 @@ STRATEGIES = ("split", "ab", "shadow", "canary", "bandit")
 REWARDS = ("binary", "gaussian")
 TOP_KEYS = ("name", "variants", "strategy", "split", "ab", "shadow", "canary", "bandit", "state")
 VARIANT_KEYS = ("model", "batching")
-SHADOW_DEFAULTS: dict[str, Any] = {"queue": 1000}
+SHADOW_DEFAULTS: dict[str, Any] = {"queue": 1000, "max_wait_ms": 20.0}
 CANARY_DEFAULTS: dict[str, Any] = {
     "start": 5.0,
     "step": 15.0,
@@ -71,7 +71,8 @@ class Variant:
 class ShadowSettings:
     primary: str
     shadow: str
-    queue: int = 1000
+    queue: int = 1000  # copies in flight at most; more are shed (counted), never waited for
+    max_wait_ms: float = 20.0  # the shadow's batcher waits this long for a fuller batch
 
 
 @dataclass(frozen=True)
@@ -433,9 +434,10 @@ class _Checker:
         if primary is not None and primary == shadow:
             self.problem("shadow: primary and shadow must be two different variants")
         queue = self._number(doc, "queue", "shadow", low=1, integer=True)
-        if primary is None or shadow is None or queue is None:
+        wait = self._number(doc, "max_wait_ms", "shadow", low=0, high=10_000)
+        if primary is None or shadow is None or queue is None or wait is None:
             return None
-        return ShadowSettings(primary, shadow, queue)
+        return ShadowSettings(primary, shadow, queue, wait)
 
     def _canary(self, raw: Any, names: list[str], variants: list[Variant]) -> CanarySettings | None:
         if raw is None:
