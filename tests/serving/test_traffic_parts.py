@@ -65,7 +65,11 @@ def test_problems_are_listed_together(tmp_path: Path) -> None:
     relative.write_text(
         yaml.safe_dump({**local, "canary": {"primary": "a", "canary": "b"}, "state": "st"})
     )
-    assert load_traffic_config(relative).state == str(tmp_path / "st")
+    loaded = load_traffic_config(relative)
+    assert loaded.state == str(tmp_path / "st")
+    assert loaded.model_uris() == [str(tmp_path / "m"), str(tmp_path / "n")]  # next to the file
+    with pytest.raises(TrafficConfigError, match="also a variant's name"):
+        TrafficConfig.from_dict({**local, "name": "a", "canary": {"primary": "a", "canary": "b"}})
 
 
 def test_durations() -> None:

@@ -176,3 +176,20 @@ def test_sticky_keys_stay_on_their_variant_by_header_or_body_field(serve):
         assert by_param.headers["x-slipway-variant"] == split.choose(key)
     keyless = variant_counts(pipelined(served.url, "/predict", [{"records": records}] * 200))
     assert set(keyless) == {"champion", "challenger"}  # no key: weighted random
+
+
+def test_changing_the_traffic_needs_the_token_when_the_server_has_one(serve, monkeypatch):
+    monkeypatch.setenv("SLIPWAY_TRAFFIC_TOKEN", "s3cret")
+    served = serve(traffic=traffic_doc("split", VARIANTS, split={"champion": 50, "challenger": 50}))
+    refused = served.http.post("/traffic", json={"weights": {"champion": 100}})
+    assert refused.status_code == 401 and "SLIPWAY_TRAFFIC_TOKEN" in refused.json()["message"]
+    wrong = served.http.post(
+        "/traffic",
+        json={"weights": {"champion": 100}},
+        headers={"authorization": "Bearer guess"},
+    )
+    assert wrong.status_code == 401
+    assert served.http.get("/traffic").status_code == 200  # reading needs no token
+    result = CliRunner().invoke(app, ["traffic", "set", "--url", served.url, "champion=100"])
+    assert result.exit_code == 0, result.output  # the CLI sends $SLIPWAY_TRAFFIC_TOKEN
+    assert served.http.get("/traffic").json()["weights"]["champion"] == 100.0

@@ -8,7 +8,7 @@
     strategy: canary                     # split | ab | shadow | canary | bandit
     split: {champion: 90, challenger: 10}                 # split, ab
     ab: {key: user_id}                                    # ab: x-user-id header or body field
-    shadow: {primary: champion, shadow: challenger, queue: 1000}
+    shadow: {primary: champion, shadow: challenger, queue: 1000, sample: 1.0}
     canary: {primary: champion, canary: challenger, start: 5, step: 15, every: 10m,
              max_error_rate: 0.01, max_p99_ms: 50, min_requests: 100,
              promote_alias: champion}

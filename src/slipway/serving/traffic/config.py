@@ -25,7 +25,7 @@ STRATEGIES = ("split", "ab", "shadow", "canary", "bandit")
 REWARDS = ("binary", "gaussian")
 TOP_KEYS = ("name", "variants", "strategy", "split", "ab", "shadow", "canary", "bandit", "state")
 VARIANT_KEYS = ("model", "batching")
-SHADOW_DEFAULTS: dict[str, Any] = {"queue": 1000, "max_wait_ms": 20.0}
+SHADOW_DEFAULTS: dict[str, Any] = {"queue": 1000, "max_wait_ms": 20.0, "sample": 1.0}
 CANARY_DEFAULTS: dict[str, Any] = {
     "start": 5.0,
     "step": 15.0,
@@ -73,6 +73,7 @@ class ShadowSettings:
     shadow: str
     queue: int = 1000  # copies in flight at most; more are shed (counted), never waited for
     max_wait_ms: float = 20.0  # the shadow's batcher waits this long for a fuller batch
+    sample: float = 1.0  # share of routed requests copied (the shadow's model work is real)
 
 
 @dataclass(frozen=True)
@@ -220,10 +221,30 @@ def load_traffic_config(path: str | Path) -> TrafficConfig:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise TrafficConfigError([f"not valid YAML: {exc}"], source) from None
-    if isinstance(doc, dict) and isinstance(doc.get("state"), str) and doc["state"]:
-        state = Path(doc["state"]).expanduser()
-        doc["state"] = str(state if state.is_absolute() else (path.parent / state).absolute())
+    if isinstance(doc, dict):
+        _relative_to(doc, path.parent)
     return TrafficConfig.from_dict(doc, source)
+
+
+def _relative_to(doc: dict[str, Any], folder: Path) -> None:
+    """Relative folders in a file (`state:`, local models) are relative to the file."""
+
+    def anchored(value: str) -> str:
+        local = Path(value).expanduser()
+        return str(local if local.is_absolute() else (folder / local).absolute())
+
+    if isinstance(doc.get("state"), str) and doc["state"]:
+        doc["state"] = anchored(doc["state"])
+    variants = doc.get("variants")
+    if not isinstance(variants, dict):
+        return
+    for name, spec in variants.items():
+        model = spec.get("model") if isinstance(spec, dict) else spec
+        if isinstance(model, str) and model.strip() and ":" not in model:
+            if isinstance(spec, dict):
+                spec["model"] = anchored(model.strip())
+            else:
+                variants[name] = anchored(model.strip())
 
 
 def parse_duration(value: Any) -> float | None:
@@ -288,6 +309,8 @@ class _Checker:
         state = doc.get("state")
         if state is not None and (not isinstance(state, str) or not state):
             self.problem(f"state must be a folder path, got {state!r}")
+        if isinstance(name, str) and name in names:
+            self.problem(f"name {name!r} is also a variant's name: give the experiment its own")
         if strategy in ("shadow", "canary", "bandit") and len(names) < 2:
             self.problem(f"strategy {strategy!r} needs at least two variants")
         if self.problems:
@@ -435,9 +458,10 @@ class _Checker:
             self.problem("shadow: primary and shadow must be two different variants")
         queue = self._number(doc, "queue", "shadow", low=1, integer=True)
         wait = self._number(doc, "max_wait_ms", "shadow", low=0, high=10_000)
-        if primary is None or shadow is None or queue is None or wait is None:
+        sample = self._number(doc, "sample", "shadow", above=0, high=1)
+        if primary is None or shadow is None or queue is None or wait is None or sample is None:
             return None
-        return ShadowSettings(primary, shadow, queue, wait)
+        return ShadowSettings(primary, shadow, queue, wait, sample)
 
     def _canary(self, raw: Any, names: list[str], variants: list[Variant]) -> CanarySettings | None:
         if raw is None:

@@ -111,6 +111,7 @@ class TrafficController:
                 on_shadow_answer or (lambda *a: None),
                 metrics,
                 self.name,
+                config.shadow.sample,
             )
         names = {getattr(s, "model_name", None) or s.name for s in getattr(models, "sources", [])}
         self._routed = ({self.name} | names) - set(self.variants)
@@ -581,6 +582,7 @@ class TrafficController:
                 "primary": self.primary,
                 "shadow": self.shadow.variant,
                 "queue": self.shadow.queue,
+                "sample": self.shadow.sample,
                 "in_flight": self.shadow.in_flight,
                 **self.shadow_total.summary(),
             }

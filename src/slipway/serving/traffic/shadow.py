@@ -1,6 +1,7 @@
 """Shadow traffic: a copy of each routed request goes to the shadow variant, answered to no one.
 
-`Shadow.mirror` is called after the primary's response has been sent. It starts a task
+`Shadow.mirror` is called after the primary's response has been sent. With `sample` < 1,
+only that share of requests (at random) is copied. Otherwise it starts a task
 that runs the copy on the shadow's own `ServedModel` (its own batcher and thread), compares
 its predictions with the primary's row by row, counts both model calls' latencies and logs
 the shadow's answer (prediction log, `variant` = the shadow's name). At most `queue` copies
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -54,9 +56,11 @@ class Shadow:
         on_answer: Callable[[str, Any, Any, str], None],
         metrics: Any = None,
         experiment: str = "",
+        sample: float = 1.0,
     ) -> None:
         self.variant = variant
         self.queue = queue
+        self.sample = sample
         self.counts = ShadowCounts()
         self._model_of = model_of
         self._on_answer = on_answer  # (request_id, model, prediction, variant): the log
@@ -71,7 +75,7 @@ class Shadow:
 
     def mirror(self, request_id: str, run: Run, primary: Any, primary_seconds: float) -> None:
         """Send a copy of a request the primary answered in `primary_seconds` (its model call)."""
-        if self._closing:
+        if self._closing or (self.sample < 1.0 and random.random() >= self.sample):
             return
         if len(self._tasks) >= self.queue:
             self.counts.dropped += 1
