@@ -106,3 +106,8 @@ def test_feedback_reaching_another_worker_is_handed_over(registry, tmp_path):
         assert {v for v, n in status["variants"].items() if n["rewards"]} == served
         assert one.http.get("/traffic").json()["feedback"]["waiting"] == 0
         assert status["feedback"]["waiting"] == 0 and status["feedback"]["unplaced"] == 0
+        posteriors = status["bandit"]["posteriors"]
+    # both stopped: a new server starts from the same posteriors
+    config = ServeConfig([], tracking_uri=registry.tracking_uri, traffic=doc)
+    with running_server(config) as again:
+        assert again.http.get("/traffic").json()["bandit"]["posteriors"] == posteriors
