@@ -15,7 +15,11 @@ server, one after the other:
 - MLServer 1.7.1 with its scikit-learn runtime over OIP v2 REST, without and with adaptive
   batching (32 rows / 5 ms), in a venv of its own;
 - BentoML 1.4 with a `@bentoml.api(batchable=True)` endpoint taking a numpy array, loading
-  a joblib copy of the same estimator, in a venv of its own.
+  a joblib copy of the same estimator, in a venv of its own;
+- `slipway serve --traffic` with two variants (`bench-rf@champion` and `@challenger`, two
+  registered versions of the same forest): a 90/10 split, and the champion with the
+  challenger as a shadow. Their cost is read against plain `slipway serve` of the same run
+  (the traffic table: throughput and p99 within 15% is the target).
 
 Each server is started (cold start: launch to the first 200 from its readiness route),
 checked to answer exactly `model.predict` on 1, 64 and 200 rows on every route measured,
@@ -63,6 +67,7 @@ JOBLIB = "model.joblib"  # BentoML's copy of the forest; also what bare_predict 
 MLSERVER = "1.7.1"
 BENTOML = "1.4.40"
 SPEEDUP_OVER_MLFLOW = 30.0
+TRAFFIC_TOLERANCE = 0.15  # a traffic strategy's throughput and p99 against one model's
 P99_TARGET = Target("<=", 40.0, "ms")
 OVERHEAD_TARGET = Target("<=", 1.0, "ms")
 
@@ -138,10 +143,18 @@ class Contender:
     launch: Callable[[Context, int], tuple[list[str], dict[str, str], Path | None]]
 
 
-def _slipway(extra: list[str]) -> Callable[[Context, int], Any]:
+def _slipway(
+    extra: list[str], traffic: dict[str, Any] | None = None
+) -> Callable[[Context, int], Any]:
     def launch(ctx: Context, port: int) -> tuple[list[str], dict[str, str], Path | None]:
         home = ctx.work / "slipway"
-        argv = [sys.executable, "-m", "slipway.cli.main", "serve", f"models:/{MODEL}@champion"]
+        argv = [sys.executable, "-m", "slipway.cli.main", "serve"]
+        if traffic is None:
+            argv.append(f"models:/{MODEL}@champion")
+        else:
+            path = ctx.work / f"traffic-{traffic['strategy']}.yaml"
+            path.write_text(json.dumps(traffic))  # JSON is YAML
+            argv += ["--traffic", str(path)]
         argv += ["--port", str(port), "--workers", str(ctx.session.workers)]
         env = {"SLIPWAY_HOME": str(home), "SLIPWAY_TRACKING_URI": f"sqlite:///{home}/slipway.db"}
         return [*argv, *extra, *OPTIONS.slipway_args], env, None
@@ -247,8 +260,40 @@ def _bentoml(ctx: Context, port: int) -> tuple[list[str], dict[str, str], Path |
     return argv, env, folder
 
 
+def _traffic(strategy: str, **section: Any) -> dict[str, Any]:
+    """A traffic file over the two registered versions of the forest."""
+    return {
+        "name": f"bench-{strategy}",
+        "variants": {
+            "champion": {"model": f"models:/{MODEL}@champion"},
+            "challenger": {"model": f"models:/{MODEL}@challenger"},
+        },
+        "strategy": strategy,
+        **section,
+    }
+
+
+SPLIT_90_10 = _traffic("split", split={"champion": 90, "challenger": 10})
+SHADOW = _traffic("shadow", shadow={"primary": "champion", "shadow": "challenger"})
+
 CONTENDERS = [
     Contender("slipway", "slipway", "slipway serve", "/ready", (SCORING, OIP), _slipway([])),
+    Contender(
+        "slipway-split",
+        "slipway",
+        "slipway serve --traffic, split 90/10",
+        "/ready",
+        (SCORING,),
+        _slipway([], SPLIT_90_10),
+    ),
+    Contender(
+        "slipway-shadow",
+        "slipway",
+        "slipway serve --traffic, shadow",
+        "/ready",
+        (SCORING,),
+        _slipway([], SHADOW),
+    ),
     Contender(
         "slipway-nolog",
         "slipway",
@@ -280,7 +325,8 @@ def prepare(workdir: str) -> Measurement:
     Writes `data.json` (verification rows and `model.predict` of them), `mlflow/` (an
     MLflow model, pickle format: mlflow and MLServer load its `model.pkl`),
     `bentoml/model.joblib`, and a slipway SQLite store in `slipway/` where the model is
-    registered as `bench-rf` with the alias `champion`.
+    registered as `bench-rf` version 1 with the alias `champion`, and again as version 2
+    with the alias `challenger` (the second variant of the traffic lines).
     """
     import joblib
     from sklearn.datasets import make_classification
@@ -311,13 +357,13 @@ def prepare(workdir: str) -> Measurement:
 
     slipway.set_tracking_uri(uri)
     slipway.set_experiment("bench-serving")
-    with slipway.start_run():
-        info = slipway.sklearn.log_model(
-            model, name="model", input_example=rows[:5], registered_model_name=MODEL
-        )
-    slipway.Client(uri).set_registered_model_alias(
-        MODEL, "champion", int(info.registered_model_version)
-    )
+    client = slipway.Client(uri)
+    for alias in ("champion", "challenger"):
+        with slipway.start_run():
+            info = slipway.sklearn.log_model(
+                model, name="model", input_example=rows[:5], registered_model_name=MODEL
+            )
+        client.set_registered_model_alias(MODEL, alias, int(info.registered_model_version))
     return baseline
 
 
@@ -492,6 +538,7 @@ METRICS = [
     ("rps", "req/s 1 row, 16 conn", "req/s", True),
     ("p50", "p50 ms 16 conn", "ms", False),
     ("p99", "p99 ms 16 conn", "ms", False),
+    ("cpu", "server CPU µs/req 16 conn", "µs", False),
     ("p50_1", "p50 ms 1 conn", "ms", False),
     ("overhead", "overhead ms 1 conn", "ms", False),
     ("rows", "rows/s 64 rows, 16 conn", "rows/s", True),
@@ -604,6 +651,10 @@ def measure(
     return lines
 
 
+def _tree_cpu_seconds(server: Server) -> float:
+    return sum(harness.process_cpu_seconds(p) for p in harness.process_tree(server.proc.pid))
+
+
 def _last_words(server: Server) -> str:
     """The last lines a dead server logged, on one line (rich's boxes taken off)."""
     lines = [ln.strip(" │╭╮╰╯─\t") for ln in server.log_tail(3000).splitlines()]
@@ -638,11 +689,16 @@ def _measure_route(
         if run.failures:
             line.metrics[key].error = f"{run.failures} of {run.requests:,} requests"
 
+    cpu_before = _tree_cpu_seconds(server)
     many = load(url, bodies[1], CONNECTIONS, seconds)
+    cpu = _tree_cpu_seconds(server) - cpu_before
     what = f"1-row requests, {CONNECTIONS} connections"
     measured("rps", many.rps, many, what)
     measured("p50", many.p50_ms, many, what)
     measured("p99", many.p99_ms, many, what)
+    # What a request costs the server whatever else the machine runs (noisy neighbours
+    # move req/s and p99 far more than they move this).
+    measured("cpu", 1e6 * cpu / max(many.requests, 1), many, what + "; server tree CPU")
     one = load(url, bodies[1], 1, seconds)
     measured("p50_1", one.p50_ms, one, "1-row requests, 1 connection")
     bare = harness.isolated("bench_serving", "bare_predict", str(ctx.work / "bentoml" / JOBLIB))
@@ -697,6 +753,44 @@ def _markdown(lines: list[list[str]]) -> str:
         if i == 0:
             out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(out)
+
+
+def traffic_table(lines: list[Line]) -> str:
+    """Each traffic line against plain `slipway serve` on /invocations, same run."""
+    base = next(
+        (ln for ln in lines if ln.contender.key == "slipway" and ln.protocol is SCORING), None
+    )
+    traffic = [
+        ln for ln in lines if ln.contender.key.startswith("slipway-") and ln.protocol is SCORING
+    ]
+    traffic = [ln for ln in traffic if ln.contender.key != "slipway-nolog"]
+    if base is None or not traffic:
+        return "(plain slipway serve and a traffic line are needed on /invocations)"
+    rows = [
+        ["configuration", "req/s", "vs one", "p99 ms", "vs one", "CPU µs/req", "vs one", "15%?"]
+    ]
+    for line in [base, *traffic]:
+        got = [line.metrics.get(k) for k in ("rps", "p99", "cpu")]
+        ref = [base.metrics.get(k) for k in ("rps", "p99", "cpu")]
+        if not all(m is not None and m.ok and m.value for m in [*got, *ref]):
+            rows.append([line.contender.variant, "error", "", "", "", "", "", ""])
+            continue
+        (rps, p99, cpu), (brps, bp99, bcpu) = [[m.value for m in ms] for ms in (got, ref)]  # type: ignore[union-attr]
+        rps_ratio, p99_ratio = rps / brps, p99 / bp99
+        ok = rps_ratio >= 1 - TRAFFIC_TOLERANCE and p99_ratio <= 1 + TRAFFIC_TOLERANCE
+        rows.append(
+            [
+                line.contender.variant,
+                fmt(rps),
+                f"{rps_ratio:.2f}x",
+                f"{p99:.2f}",
+                f"{p99_ratio:.2f}x",
+                f"{cpu:.0f}",
+                f"{cpu / bcpu:.2f}x",
+                "" if line is base else ("yes" if ok else "no"),
+            ]
+        )
+    return _markdown(rows)
 
 
 def _pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
@@ -831,6 +925,12 @@ def run(session: Session) -> list[Row]:
         "latency, memory and time anchor/slipway):",
         "",
         ratio_table(lines),
+        "",
+        "Traffic strategies against one model (/invocations, 1-row requests over "
+        f"{CONNECTIONS} connections, same run; target: throughput and p99 within "
+        f"{TRAFFIC_TOLERANCE:.0%}):",
+        "",
+        traffic_table(lines),
     ]
     text = "\n".join(parts) + "\n"
     print("\n" + text, flush=True)

@@ -194,8 +194,12 @@ def test_many_concurrent_callers_each_get_exactly_their_predictions(serve, regis
     request_ids = {a.headers["x-request-id"] for a in answers}
     assert len(request_ids) == 200
     metrics = served.http.get("/metrics").text
-    count = _metric(metrics, 'slipway_serving_batch_size_count{model="forest",version="2"}')
-    total = _metric(metrics, 'slipway_serving_batch_size_sum{model="forest",version="2"}')
+    count = _metric(
+        metrics, 'slipway_serving_batch_size_count{model="forest",variant="",version="2"}'
+    )
+    total = _metric(
+        metrics, 'slipway_serving_batch_size_sum{model="forest",variant="",version="2"}'
+    )
     assert total == start  # every row went through exactly one model call
     assert count < 200  # and calls were shared
 

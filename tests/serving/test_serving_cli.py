@@ -111,7 +111,8 @@ def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry, tm
             answer = fresh.post(f"{server.url}/predict", json={"records": _records(1)})
             assert answer.status_code == 200
     sample = (
-        'slipway_serving_requests_total{endpoint="predict",model="forest",status="200",version="1"}'
+        'slipway_serving_requests_total{endpoint="predict",model="forest",status="200",'
+        'variant="",version="1"}'
     )
     for _ in range(4):  # whichever worker answers the scrape sees every worker's counts
         with httpx.Client(timeout=10) as fresh:

@@ -28,13 +28,13 @@ def test_metrics_count_requests_latency_batches_classes_and_loads(serve, registr
     answer = served.http.get("/metrics")
     assert answer.headers["content-type"].startswith("text/plain")
     text = answer.text
-    labels = 'endpoint="predict",model="forest",status="200",version="1"'
+    labels = 'endpoint="predict",model="forest",status="200",variant="",version="1"'
     assert _value(text, f"slipway_serving_requests_total{{{labels}}}") == 3.0
     assert (
         _value(
             text,
             'slipway_serving_requests_total{endpoint="predict",model="forest",'
-            'status="422",version="1"}',
+            'status="422",variant="",version="1"}',
         )
         == 1.0
     )
@@ -42,24 +42,33 @@ def test_metrics_count_requests_latency_batches_classes_and_loads(serve, registr
         _value(
             text,
             'slipway_serving_request_duration_seconds_count{endpoint="predict",model="forest",'
-            'version="1"}',
+            'variant="",version="1"}',
         )
         == 4.0  # every answer, the 422 included
     )
-    assert _value(text, 'slipway_serving_batch_size_sum{model="forest",version="1"}') == 16.0
+    assert (
+        _value(text, 'slipway_serving_batch_size_sum{model="forest",variant="",version="1"}')
+        == 16.0
+    )
     predicted = registry.models["forest/1"].predict(X)
     for label in (0, 1):
         count = int((predicted == label).sum()) * 4  # 3 /predict + 1 /invocations
         if count:
             sample = (
-                f'slipway_serving_predictions_total{{class="{label}",model="forest",version="1"}}'
+                f'slipway_serving_predictions_total{{class="{label}",model="forest",'
+                f'variant="",version="1"}}'
             )
             assert _value(text, sample) == count
-    assert _value(text, 'slipway_serving_prediction_value_count{model="reg",version="1"}') == 4.0
+    assert (
+        _value(text, 'slipway_serving_prediction_value_count{model="reg",variant="",version="1"}')
+        == 4.0
+    )
     assert _value(text, 'slipway_serving_model_load_seconds{model="forest",version="1"}') > 0
     assert (
         _value(
-            text, 'slipway_serving_errors_total{endpoint="predict",kind="schema",model="forest"}'
+            text,
+            'slipway_serving_errors_total{endpoint="predict",kind="schema",model="forest",'
+            'variant=""}',
         )
         == 1.0
     )

@@ -180,8 +180,8 @@ def test_alias_swap_under_load_drops_nothing(serve, registry):
             assert "1" not in versions[versions.index("2") :]
     assert {v for _, v, _ in answers} == {"1", "2"}
     metrics = served.http.get("/metrics").text
-    assert 'slipway_serving_model_info{model="forest",version="2"} 1.0' in metrics
-    assert 'slipway_serving_model_info{model="forest",version="1"} 0.0' in metrics
+    assert 'slipway_serving_model_info{model="forest",variant="",version="2"} 1.0' in metrics
+    assert 'slipway_serving_model_info{model="forest",variant="",version="1"} 0.0' in metrics
 
 
 def test_a_model_that_fails_at_startup_is_never_ready(serve):

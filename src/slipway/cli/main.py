@@ -7,7 +7,7 @@ import sys
 import typer
 
 from slipway import __version__
-from slipway.cli import deploy, experiment, experiments, monitor, runs, serve
+from slipway.cli import deploy, experiment, experiments, monitor, runs, serve, traffic
 from slipway.cli.drift import drift_command, profile_command
 from slipway.cli.models import models_app
 from slipway.cli.output import err_console
@@ -32,6 +32,7 @@ app.add_typer(experiment.app, name="experiment")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(monitor.app, name="monitor")
 models_app.command("approve")(monitor.approve_command)
+app.add_typer(traffic.app, name="traffic")
 
 
 def _version(value: bool) -> None:

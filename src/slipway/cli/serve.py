@@ -2,6 +2,9 @@
 
     slipway serve models:/churn@champion --host 0.0.0.0 --port 8000 --workers 2
     slipway serve models:/a@champion models:/b/3 ./local_model --tracking-uri http://…:5000
+    slipway serve --traffic traffic.yaml --port 8000      # variants and a traffic strategy
+
+A traffic file that does not check out is listed problem by problem, with exit code 2.
 
 The command only turns options into a `ServeConfig` and calls `slipway.serving.run`; the
 server itself (uvicorn, the models, Prometheus) is imported when the command runs.
@@ -10,6 +13,7 @@ server itself (uvicorn, the models, Prometheus) is imported when the command run
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -30,10 +34,18 @@ from slipway.serving.config import (
 
 def serve(
     model_uris: list[str] = typer.Argument(
-        ...,
+        None,
         metavar="MODEL_URI...",
         help="models:/name@alias (followed as it moves), models:/name/3, models:/name/Stage, "
         "runs:/<run_id>/<path>, or a local model folder. The first is the default model.",
+        show_default=False,
+    ),
+    traffic: Path | None = typer.Option(
+        None,
+        "--traffic",
+        help="A traffic file (YAML): variants and how requests are shared between them "
+        "(split, ab, shadow, canary, bandit). Replaces MODEL_URI.",
+        dir_okay=False,
     ),
     tracking_uri: str | None = TrackingUriOption,
     name: str | None = typer.Option(
@@ -95,9 +107,32 @@ def serve(
     access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
 ) -> None:
     """Serve models over HTTP: /predict, MLflow's /invocations and Open Inference Protocol v2."""
+    traffic_doc = None
+    if traffic is not None:
+        from slipway.serving.traffic.config import TrafficConfigError, load_traffic_config
+
+        if model_uris:
+            err_console.print(
+                "[bold red]Error[/]: give the models either as MODEL_URI arguments or in "
+                "the --traffic file, not both.",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        try:
+            traffic_doc = load_traffic_config(traffic).to_dict()
+        except TrafficConfigError as exc:
+            err_console.print(
+                f"[bold red]Error[/] ({exc.error_code}): {exc.message}", highlight=False
+            )
+            raise typer.Exit(2) from None
+    elif not model_uris:
+        err_console.print(
+            "[bold red]Error[/]: give at least one MODEL_URI, or a --traffic file.", highlight=False
+        )
+        raise typer.Exit(2)
     try:
         config = ServeConfig(
-            model_uris=list(model_uris),
+            model_uris=list(model_uris or []),
             tracking_uri=tracking_uri,
             name=name,
             host=host,
@@ -116,6 +151,7 @@ def serve(
             allow_pickle=allow_pickle,
             log_level=log_level,
             access_log=access_log,
+            traffic=traffic_doc,
         )
         from slipway.serving.app import run
 

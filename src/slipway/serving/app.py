@@ -9,12 +9,21 @@ Routes::
     POST /v2/models/{m}[/versions/{v}]/infer
     POST /feedback                                  labels for earlier requests
     GET  /health (liveness), /ready (readiness), /metrics (Prometheus), /version
+    GET  /traffic, POST /traffic                    the live split (`serve --traffic`)
 
 Why not FastAPI: the request path is the product here. A dict lookup picks the route, the
 body is read straight from ASGI messages, JSON is orjson, and the response is two ASGI
 messages, so a request costs tens of microseconds of server code on top of uvicorn and
 the model. Every request gets an id (`x-request-id`, honoured when the client sends one),
 is counted in `/metrics`, and is answered within `request_timeout_s` or with a 504.
+
+With a traffic file (`ServeConfig.traffic`), the variants are the served models and a
+`TrafficController` (`traffic/`) picks the one answering each routed request: every
+prediction route asks it, the answer carries `x-slipway-variant` (and `"variant"` in
+`/predict`'s body; the MLflow and OIP bodies stay exactly theirs), and the answer is
+counted for the strategy, mirrored to a shadow, and remembered for `/feedback`.
+`POST /traffic` changes the split; it needs `Authorization: Bearer $SLIPWAY_TRAFFIC_TOKEN`
+when that variable is set for the server.
 
 Lifecycle: the server listens at once; the models load and warm up in the background, and
 `/ready` answers 200 only when all are loaded (503 before). On SIGTERM, `/ready` turns 503
@@ -48,6 +57,7 @@ from slipway.errors import (
     SchemaEnforcementError,
     ServerUnavailable,
     SlipwayError,
+    Unauthenticated,
 )
 from slipway.serving.config import ServeConfig
 from slipway.serving.metrics import ServingMetrics, mark_worker_dead, multiprocess_mode
@@ -73,6 +83,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
 STARTUP_FAILED_EXIT = 3  # a worker whose models did not load
+TRAFFIC_TOKEN_ENV = "SLIPWAY_TRAFFIC_TOKEN"
+VARIANT_HEADER = b"x-slipway-variant"
 
 _MODEL_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?/?$")
 _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -89,12 +101,17 @@ class Request:
         "content_length",
         "content_type",
         "header_length",
+        "headers",
         "method",
+        "mirror",
         "model",
+        "model_seconds",
         "path",
         "receive",
         "request_id",
+        "routed",
         "started",
+        "variant",
     )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
@@ -102,10 +119,15 @@ class Request:
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.receive = receive
+        self.headers: list[tuple[bytes, bytes]] = scope["headers"]
         self.content_type: str | None = None
         self.content_length: int | None = None
         self.header_length: int | None = None
         self.model: ServedModel | None = None  # once known, for metrics of failed requests
+        self.variant: str | None = None  # the traffic variant answering
+        self.routed = False  # chosen by the traffic strategy (not asked for by name)
+        self.mirror: Callable[[ServedModel], Awaitable[Prediction]] | None = None  # shadow copy
+        self.model_seconds = 0.0  # the model call's share of the request
         request_id = None
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -176,6 +198,18 @@ class ServingApp:
         self.config = config
         self.metrics = ServingMetrics()
         self.models = ModelRegistry(config, self.metrics, client=client)
+        self.traffic: Any = None  # a TrafficController with a traffic file
+        if config.traffic is not None:
+            from slipway.serving.traffic.config import TrafficConfig
+            from slipway.serving.traffic.controller import TrafficController
+
+            self.metrics.enable_traffic()
+            self.traffic = TrafficController(
+                TrafficConfig.from_dict(config.traffic),
+                self.models,
+                self.metrics,
+                on_shadow_answer=self._log_shadow,
+            )
         self.prediction_log: Any = None
         self.draining = False
         self.load_error: str | None = None
@@ -196,6 +230,8 @@ class ServingApp:
             ("GET", "/v2/"): self._v2_server,
             ("GET", "/v2/health/live"): self._v2_live,
             ("GET", "/v2/health/ready"): self._v2_ready,
+            ("GET", "/traffic"): self._traffic_status,
+            ("POST", "/traffic"): self._traffic_change,
         }
         self._paths = {path for _, path in self._routes}
 
@@ -245,6 +281,8 @@ class ServingApp:
         """Open the prediction log and start loading the models in the background."""
         if self.config.prediction_log:
             self.prediction_log = await asyncio.to_thread(self._open_prediction_log)
+        if self.traffic is not None:
+            await self.traffic.start()
         self._loading = asyncio.get_running_loop().create_task(self._load_models())
 
     def _open_prediction_log(self) -> Any:
@@ -277,6 +315,8 @@ class ServingApp:
                 await self._loading
             except (asyncio.CancelledError, Exception):
                 pass
+        if self.traffic is not None:
+            await self.traffic.close()
         await self.models.close()
         if self.prediction_log is not None:
             await asyncio.to_thread(self.prediction_log.close)
@@ -290,9 +330,16 @@ class ServingApp:
         payload: Any,
         params: dict[str, Any] | None,
         proba: bool,
+        request: Request | None = None,
     ) -> Prediction:
+        started = time.perf_counter()
         try:
-            return await model.predict(payload, params=params, proba=proba, timeout=self._timeout)
+            prediction = await model.predict(
+                payload, params=params, proba=proba, timeout=self._timeout
+            )
+            if request is not None:
+                request.model_seconds = time.perf_counter() - started
+            return prediction
         except TimeoutError:
             raise RequestTimedOut(
                 f"The prediction took longer than the server's request timeout "
@@ -316,18 +363,82 @@ class ServingApp:
                 model_version=model.version,
                 inputs=prediction.inputs_frame(),
                 outputs=outputs,
+                variant=model.variant or None,
             )
         except Exception:  # the log never fails a request
             logger.debug("Could not log prediction %s", request_id, exc_info=True)
+
+    def _log_shadow(
+        self, request_id: str, model: ServedModel, prediction: Prediction, variant: str
+    ) -> None:
+        self._log_prediction(request_id, model, prediction)
+
+    # ------------------------------------------------------------------ traffic
+    def _route(self, request: Request, doc: Any) -> ServedModel:
+        """The variant the traffic strategy picks for a routed request (by its key in ab)."""
+        traffic = self.traffic
+        key = traffic.key_of(request.headers, doc) if traffic.sticky_key is not None else None
+        variant = traffic.choose(key)
+        request.variant = variant
+        request.routed = True
+        model = request.model = self.models.get(variant)
+        return model
+
+    def _named(self, request: Request, name: str | None, version: str | None) -> ServedModel:
+        """The model a request names: routed when the name is the experiment's (traffic)."""
+        traffic = self.traffic
+        if traffic is None or not traffic.routes(name):
+            model = request.model = self.models.get(name, version)
+            if traffic is not None:
+                request.variant = model.variant or None
+            return model
+        if version is not None:
+            raise BadRequest(
+                f"{name or 'This server'} routes between the variants "
+                f"{', '.join(traffic.variants)}: name a variant to ask for a version."
+            )
+        return self._route(request, None)
+
+    def _variant_header(self, request: Request) -> list[tuple[bytes, bytes]] | None:
+        if request.variant is None:
+            return None
+        return [(VARIANT_HEADER, request.variant.encode("latin-1"))]
+
+    def _traffic_done(
+        self, request: Request, status: int, seconds: float, prediction: Prediction | None
+    ) -> None:
+        """Count a routed answer for the strategy; copy it to the shadow when it succeeded."""
+        traffic = self.traffic
+        predictions = None if prediction is None else prediction.predictions
+        traffic.done(request.variant, status, seconds, request.request_id, predictions)
+        if request.mirror is not None and prediction is not None:
+            traffic.mirror(
+                request.variant,
+                request.request_id,
+                request.mirror,
+                prediction,
+                request.model_seconds,
+            )
 
     async def _invocations(self, request: Request, send: Send) -> None:
         await self._serve_prediction(request, send, "invocations", self._score)
 
     async def _score(self, request: Request) -> tuple[bytes, ServedModel, Prediction]:
         body = await request.body(self._limit)
-        model = request.model = self.models.default()
-        payload, params = scoring.parse(body, request.content_type, model.reader)
-        prediction = await self._run_model(model, payload, params, False)
+        if self.traffic is None:
+            model = request.model = self.models.default()
+            payload, params = scoring.parse(body, request.content_type, model.reader)
+        elif scoring.media_type(request.content_type) == scoring.JSON:
+            doc = loads_json(body)
+            model = self._route(request, doc)
+            payload, params = scoring.parse_json(doc)
+        else:
+            model = self._route(request, None)
+            payload, params = scoring.parse(body, request.content_type, model.reader)
+        prediction = await self._run_model(model, payload, params, False, request)
+        if request.routed and self.traffic.shadow is not None:
+            timeout = self._timeout
+            request.mirror = lambda m: m.predict(payload, params=params, timeout=timeout)
         return scoring.render(prediction), model, prediction
 
     async def _predict(self, request: Request, send: Send) -> None:
@@ -335,17 +446,30 @@ class ServingApp:
 
     async def _predict_people(self, request: Request) -> tuple[bytes, ServedModel, Prediction]:
         body = await request.body(self._limit)
-        parsed = predict.parse(body)
-        if parsed.model is None and len(self.models.names()) > 1:
-            raise BadRequest(
-                f'Several models are served here: say which with "model" '
-                f"(one of {sorted(self.models.names())})."
+        if self.traffic is None:
+            parsed = predict.parse(body)
+            if parsed.model is None and len(self.models.names()) > 1:
+                raise BadRequest(
+                    f'Several models are served here: say which with "model" '
+                    f"(one of {sorted(self.models.names())})."
+                )
+            model = request.model = self.models.get(parsed.model, parsed.version)
+        else:
+            doc = loads_json(body)
+            parsed = predict.parse_doc(doc)
+            if self.traffic.routes(parsed.model) and parsed.version is None:
+                model = self._route(request, doc)
+            else:
+                model = self._named(request, parsed.model, parsed.version)
+        payload, params, proba = parsed.payload, parsed.params, parsed.probabilities
+        prediction = await self._run_model(model, payload, params, proba, request)
+        if request.routed and self.traffic.shadow is not None:
+            timeout = self._timeout
+            request.mirror = lambda m: m.predict(
+                payload, params=params, proba=proba, timeout=timeout
             )
-        model = request.model = self.models.get(parsed.model, parsed.version)
-        prediction = await self._run_model(
-            model, parsed.payload, parsed.params, parsed.probabilities
-        )
-        return predict.render(prediction, model, request.request_id), model, prediction
+        answer = predict.render(prediction, model, request.request_id, request.variant)
+        return answer, model, prediction
 
     async def _serve_prediction(
         self,
@@ -364,26 +488,38 @@ class ServingApp:
                 return
             except Exception as exc:
                 status, body, content_type = self._error(exc, request, endpoint, v2=False)
-                await _respond(send, status, body, request.request_id, content_type)
+                await _respond(
+                    send,
+                    status,
+                    body,
+                    request.request_id,
+                    content_type,
+                    self._variant_header(request),
+                )
                 self._count(request, endpoint, status)
                 return
-            await _respond(send, 200, body, request.request_id)
-            metrics.request_done(
-                endpoint, 200, model.name, model.version, time.perf_counter() - request.started
-            )
+            await _respond(send, 200, body, request.request_id, extra=self._variant_header(request))
+            seconds = time.perf_counter() - request.started
+            metrics.request_done(endpoint, 200, model.name, model.version, seconds, model.variant)
             self._log_prediction(request.request_id, model, prediction)
+            if request.routed:
+                self._traffic_done(request, 200, seconds, prediction)
         finally:
             metrics.in_flight.dec()
 
     def _count(self, request: Request, endpoint: str, status: int) -> None:
         model = request.model
+        seconds = time.perf_counter() - request.started
         self.metrics.request_done(
             endpoint,
             status,
             model.name if model is not None else "",
             model.version if model is not None else "",
-            time.perf_counter() - request.started,
+            seconds,
+            model.variant if model is not None else "",
         )
+        if request.routed:
+            self._traffic_done(request, status, seconds, None)
 
     def _error(
         self, exc: BaseException, request: Request, endpoint: str, *, v2: bool
@@ -410,7 +546,10 @@ class ServingApp:
                 f"log for request {rid}."
             )
             logger.error("Request %s failed", rid, exc_info=exc)
-        self.metrics.error(endpoint, kind, request.model.name if request.model else "")
+        model = request.model
+        self.metrics.error(
+            endpoint, kind, model.name if model else "", model.variant if model else ""
+        )
         if v2:
             return status, oip_error_body(message), JSON
         if status == 415 and endpoint == "invocations":
@@ -434,8 +573,11 @@ class ServingApp:
         if request.method != "GET":
             await self._wrong_method(request, send, "GET")
             return
+        lookup = name
+        if self.traffic is not None and self.traffic.routes(name) and version is None:
+            lookup = self.traffic.primary  # a routed name describes itself as the primary
         try:
-            model = self.models.get(name, version)
+            model = self.models.get(lookup, version)
         except Exception as exc:
             status, body, content_type = self._error(exc, request, "v2_model", v2=True)
             await _respond(send, status, body, request.request_id, content_type)
@@ -445,7 +587,7 @@ class ServingApp:
             body = dumps({"name": name, "ready": ready})
             await _respond(send, 200 if ready else 503, body, request.request_id)
             return
-        body = oip.model_metadata(model, self.models.versions(name))
+        body = oip.model_metadata(model, self.models.versions(lookup))
         await _respond(send, 200, body, request.request_id)
 
     async def _v2_infer(self, request: Request, send: Send, name: str, version: str | None) -> None:
@@ -453,46 +595,64 @@ class ServingApp:
         metrics.in_flight.inc()
         try:
             try:
-                self.models.get(name, version)  # an unknown model is a 404, whatever the body
+                traffic = self.traffic
+                routed = traffic is not None and traffic.routes(name)
+                if not routed:
+                    self.models.get(name, version)  # an unknown model is a 404, whatever the body
+                elif version is not None:
+                    self._named(request, name, version)  # says why there is no version here
                 body = await request.body(self._limit)
-                # Looked up again after the last await: an alias swap may have happened
-                # while the body arrived, and the old version may be retiring.
-                model = request.model = self.models.get(name, version)
                 if request.header_length is not None and request.header_length < 0:
                     raise BadRequest("Inference-Header-Content-Length is not a number")
                 infer = oip.parse_infer(body, request.header_length)
+                if routed:
+                    model = self._route(request, {"parameters": infer.parameters})
+                else:
+                    # Looked up after the last await: an alias swap may have happened while
+                    # the body arrived, and the old version may be retiring.
+                    model = self._named(request, name, version)
                 payload = oip.to_payload(infer, model)
-                prediction = await self._run_model(
-                    model, payload, None, oip.wants_probabilities(infer)
-                )
+                proba = oip.wants_probabilities(infer)
+                prediction = await self._run_model(model, payload, None, proba, request)
                 outputs = oip.output_tensors(infer, model, prediction)
                 answer, header_length = oip.infer_response(infer, model, outputs)
+                if request.routed and self.traffic.shadow is not None:
+                    timeout = self._timeout
+                    request.mirror = lambda m: m.predict(
+                        oip.to_payload(infer, m), proba=proba, timeout=timeout
+                    )
             except ClientDisconnected:
                 return
             except Exception as exc:
                 status, answer, content_type = self._error(exc, request, "v2_infer", v2=True)
-                await _respond(send, status, answer, request.request_id, content_type)
+                await _respond(
+                    send,
+                    status,
+                    answer,
+                    request.request_id,
+                    content_type,
+                    self._variant_header(request),
+                )
                 self._count(request, "v2_infer", status)
                 return
+            extra = self._variant_header(request) or []
             if header_length is None:
-                await _respond(send, 200, answer, request.request_id)
+                await _respond(send, 200, answer, request.request_id, extra=extra)
             else:
+                length = (b"inference-header-content-length", str(header_length).encode())
                 await _respond(
                     send,
                     200,
                     answer,
                     request.request_id,
                     b"application/octet-stream",
-                    [(b"inference-header-content-length", str(header_length).encode())],
+                    [length, *extra],
                 )
-            metrics.request_done(
-                "v2_infer",
-                200,
-                model.name,
-                model.version,
-                time.perf_counter() - request.started,
-            )
+            seconds = time.perf_counter() - request.started
+            metrics.request_done("v2_infer", 200, model.name, model.version, seconds, model.variant)
             self._log_prediction(request.request_id, model, prediction)
+            if request.routed:
+                self._traffic_done(request, 200, seconds, prediction)
         finally:
             metrics.in_flight.dec()
 
@@ -518,7 +678,8 @@ class ServingApp:
                 {
                     "ready": True,
                     "models": [
-                        {"name": m.name, "version": m.version} for m in self.models.current()
+                        {"name": m.name, "version": m.version, **_variant_of(m)}
+                        for m in self.models.current()
                     ],
                 }
             )
@@ -548,6 +709,7 @@ class ServingApp:
                 "flavor": m.flavor,
                 "source": m.source,
                 "batching": m.batcher.enabled,
+                **_variant_of(m),
             }
             for m in self.models.served()
         ]
@@ -569,6 +731,8 @@ class ServingApp:
             else:
                 raise BadRequest('Send {"request_id": ..., "label": ...} or {"records": [...]}.')
             accepted = await asyncio.to_thread(self.prediction_log.record_feedback, records)
+            if self.traffic is not None:
+                self.traffic.feedback(records)
         except ClientDisconnected:
             return
         except Exception as exc:
@@ -580,6 +744,38 @@ class ServingApp:
             return
         await _respond(send, 200, dumps({"accepted": accepted}), request.request_id)
         self.metrics.request_done("feedback", 200, "", "", time.perf_counter() - request.started)
+
+    async def _traffic_status(self, request: Request, send: Send) -> None:
+        try:
+            traffic = self._traffic_or_404()
+            body = dumps(await traffic.status())
+        except Exception as exc:
+            status, body, content_type = self._error(exc, request, "traffic", v2=False)
+            await _respond(send, status, body, request.request_id, content_type)
+            return
+        await _respond(send, 200, body, request.request_id)
+
+    async def _traffic_change(self, request: Request, send: Send) -> None:
+        try:
+            traffic = self._traffic_or_404()
+            _check_token(request)
+            doc = loads_json(await request.body(self._limit))
+            body = dumps(await traffic.change(doc))
+        except ClientDisconnected:
+            return
+        except Exception as exc:
+            status, body, content_type = self._error(exc, request, "traffic", v2=False)
+            await _respond(send, status, body, request.request_id, content_type)
+            return
+        await _respond(send, 200, body, request.request_id)
+
+    def _traffic_or_404(self) -> Any:
+        if self.traffic is None:
+            raise EndpointNotFound(
+                "This server has no traffic strategy: start it with `slipway serve --traffic "
+                "traffic.yaml`."
+            )
+        return self.traffic
 
     async def _not_found(self, request: Request, send: Send) -> None:
         if request.path in self._paths:
@@ -600,6 +796,25 @@ class ServingApp:
         else:
             body = scoring.error_body(405, "ENDPOINT_NOT_FOUND", message, request.request_id)
         await _respond(send, 405, body, request.request_id, extra=[(b"allow", allowed.encode())])
+
+
+def _variant_of(model: ServedModel) -> dict[str, str]:
+    return {"variant": model.variant} if model.variant else {}
+
+
+def _check_token(request: Request) -> None:
+    """`POST /traffic` needs `Authorization: Bearer <token>` when the server has a token."""
+    token = os.environ.get(TRAFFIC_TOKEN_ENV)
+    if not token:
+        return
+    given = next((v for k, v in request.headers if k == b"authorization"), b"")
+    import hmac
+
+    if not hmac.compare_digest(given, f"Bearer {token}".encode()):
+        raise Unauthenticated(
+            f"Changing the traffic needs Authorization: Bearer <token> ({TRAFFIC_TOKEN_ENV} "
+            "of the server)."
+        )
 
 
 _ERROR_KINDS: dict[type, str] = {

@@ -19,6 +19,9 @@ microseconds away (their previous answers just went out); it stops waiting as so
 many are queued or the batch is full. So a lone caller never waits, except for the first
 request after a burst (once, at most `max_wait_s`). A request larger than
 `max_batch_size` runs alone.
+
+A `patient` batcher (a shadow variant's: nobody waits for its answers) always waits up to
+`max_wait_s` for a full batch, trading its latency for fewer, larger model calls.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Batcher:
         max_batch_size: int = 64,
         max_wait_s: float = 0.002,
         enabled: bool = True,
+        patient: bool = False,
     ) -> None:
         self.handler = handler
         self.executor = executor
@@ -71,6 +75,7 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._expected = 1  # requests in the previous call: how many callers seem active
+        self.patient = patient and enabled
 
     async def submit(
         self, item: Any, rows: int, key: Hashable = None, timeout: float | None = None
@@ -122,7 +127,7 @@ class Batcher:
             batch, rows = self._take([], 0, None)
             if not batch:
                 continue
-            if self.enabled and len(batch) < self._expected and rows < self.max_batch_size:
+            if self.enabled and self._wants_more(batch, rows):
                 rows = await self._top_up(batch, rows)
             try:
                 outcomes = await loop.run_in_executor(
@@ -169,6 +174,11 @@ class Batcher:
             self._queue = keep
         return batch, rows
 
+    def _wants_more(self, batch: list[_Waiting], rows: int) -> bool:
+        if rows >= self.max_batch_size:
+            return False
+        return self.patient or len(batch) < self._expected
+
     async def _top_up(self, batch: list[_Waiting], rows: int) -> int:
         """Wait up to `max_wait_s` for the callers the previous call suggests are coming."""
         loop = asyncio.get_running_loop()
@@ -176,7 +186,7 @@ class Batcher:
         assert arrived is not None
         deadline = loop.time() + self.max_wait_s
         key = batch[0].key
-        while len(batch) < self._expected and rows < self.max_batch_size:
+        while self._wants_more(batch, rows):
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break

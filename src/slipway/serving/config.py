@@ -3,6 +3,9 @@
 The CLI fills it from its options; `create_app(config)` and `run(config)` read it. With
 several worker processes it travels to each worker as JSON in an environment variable
 (`to_env` / `from_env`), since every worker builds its own app and loads its own models.
+
+`traffic` holds a traffic file (`slipway serve --traffic`), as parsed YAML or as
+`TrafficConfig.to_dict()`: it is checked here, and its variants' models are the URIs served.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ class ServeConfig:
     allow_pickle: bool = False
     log_level: str = "info"
     access_log: bool = False
+    traffic: dict[str, Any] | None = None  # a traffic file: variants and strategy
 
     def __post_init__(self) -> None:
         problems = []
-        if not self.model_uris:
+        if self.traffic is not None:
+            self._take_traffic(problems)
+        elif not self.model_uris:
             problems.append("give at least one model URI")
         if self.name is not None and len(self.model_uris) != 1:
             problems.append("--name names the only model; it cannot be used with several")
@@ -76,6 +82,29 @@ class ServeConfig:
             problems.append("drain seconds must not be negative")
         if problems:
             raise InvalidParameterValue("Invalid serve settings: " + "; ".join(problems) + ".")
+
+    def _take_traffic(self, problems: list[str]) -> None:
+        from slipway.serving.traffic.config import TrafficConfig
+
+        traffic = TrafficConfig.from_dict(self.traffic)  # TrafficConfigError lists its problems
+        uris = traffic.model_uris()
+        if self.model_uris and list(self.model_uris) != uris:
+            problems.append(
+                "give the models either as URIs or in a traffic file, not both (the traffic "
+                "file names each variant's model)"
+            )
+        if self.name is not None:
+            problems.append("--name cannot be used with a traffic file: variants are named there")
+        if traffic.strategy == "bandit" and not self.prediction_log:
+            problems.append(
+                "the bandit learns from POST /feedback, which needs the prediction log "
+                "(drop --no-prediction-log)"
+            )
+        self.traffic = traffic.to_dict()
+        self.model_uris = uris
+        for variant in traffic.variants:
+            if variant.batching is not None:
+                self.model_batching.setdefault(variant.name, variant.batching)
 
     @property
     def max_body_bytes(self) -> int:

@@ -146,9 +146,13 @@ class ServedModel:
         batching: bool | None = None,
         max_batch_size: int = 64,
         max_wait_s: float = 0.002,
+        variant: str = "",
+        patient: bool = False,
     ) -> None:
         self.name = name
         self.version = version
+        self.variant = variant  # the traffic variant it serves ("" without a traffic file)
+        self.memory_bytes: int | None = None  # RSS its load added (measured with traffic)
         self.pyfunc = pyfunc
         self.source = source
         self.metrics = metrics
@@ -170,7 +174,8 @@ class ServedModel:
         self.output_shape: tuple[int, ...] = ()
         self.warmed_with = "nothing"
         self._counting = False  # warm-up calls are not traffic
-        self.executor = ModelThread(f"slipway-model-{name}-{version}")
+        suffix = f"-{variant}" if variant else ""
+        self.executor = ModelThread(f"slipway-model-{name}-{version}{suffix}")
         enabled = self.vectorised if batching is None else batching
         self.batcher = Batcher(
             self,
@@ -178,6 +183,7 @@ class ServedModel:
             max_batch_size=max_batch_size,
             max_wait_s=max_wait_s,
             enabled=enabled,
+            patient=patient,
         )
 
     def _inspect_sklearn(self, pyfunc: PyFuncModel) -> None:
@@ -298,17 +304,20 @@ class ServedModel:
         if metrics is None or not self._counting:
             return
         try:
-            metrics.batch(self.name, self.version, rows)
+            variant = self.variant
+            metrics.batch(self.name, self.version, rows, variant)
             if not isinstance(predictions, np.ndarray) or predictions.ndim != 1:
                 return
             if self.classes is not None or self.task == "classifier":
                 if len(predictions) == 1:
-                    metrics.classes(self.name, self.version, predictions.tolist(), (1,))
+                    metrics.classes(self.name, self.version, predictions.tolist(), (1,), variant)
                 else:
                     labels, counts = np.unique(predictions, return_counts=True)
-                    metrics.classes(self.name, self.version, labels.tolist(), counts.tolist())
+                    metrics.classes(
+                        self.name, self.version, labels.tolist(), counts.tolist(), variant
+                    )
             elif self.task == "regressor" or predictions.dtype.kind == "f":
-                metrics.values(self.name, self.version, predictions.tolist())
+                metrics.values(self.name, self.version, predictions.tolist(), variant)
         except Exception:  # metrics never fail a prediction
             logger.debug("Could not record prediction metrics", exc_info=True)
 

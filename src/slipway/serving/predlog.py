@@ -27,6 +27,7 @@ A prediction file holds one row per input row::
     timestamp      timestamp[ms, UTC]     when the request was recorded
     model_name     string                 also in the path, so a lone file is self-describing
     model_version  string
+    variant        (optional) string: the traffic variant that answered (`serve --traffic`)
     input.<name>   one column per input feature, with the feature's own type
     prediction     the model's output; a 2-D output becomes prediction.0, prediction.1, …
     probability    (optional) a score, or probability.<class> per class
@@ -190,6 +191,7 @@ class _Request:
     outputs: Any
     timestamp_ms: int
     rows: int
+    variant: str | None = None
 
 
 @dataclass(slots=True)
@@ -284,8 +286,12 @@ class PredictionLog:
         inputs: pd.DataFrame,
         outputs: Any,
         timestamp_ms: int | None = None,
+        variant: str | None = None,
     ) -> None:
-        """Buffer one request's rows (if sampled); no I/O, never raises, drops when full."""
+        """Buffer one request's rows (if sampled); no I/O, never raises, drops when full.
+
+        `variant` is the traffic variant that answered (a `variant` column when given).
+        """
         try:
             if not is_sampled(str(request_id), self.sample_rate):
                 with self._lock:
@@ -298,6 +304,8 @@ class PredictionLog:
             item = _Request(
                 str(request_id), str(model_name), str(model_version), inputs, outputs, stamp, rows
             )
+            if variant is not None:
+                item.variant = str(variant)
             with self._lock:
                 full = self._buffered_rows > 0 and self._buffered_rows + rows > self.max_buffer_rows
                 if self._closed or full:
@@ -629,6 +637,9 @@ def _table_of(members: list[_Converted]) -> pa.Table:
         "model_name": pa.array([first.model_name] * total, pa.string()),
         "model_version": pa.array([first.model_version] * total, pa.string()),
     }
+    if any(m.request.variant is not None for m in members):
+        variants = np.array([m.request.variant for m in members], dtype=object)
+        columns["variant"] = pa.array(np.repeat(variants, counts), pa.string())
     for name, column in zip(inputs.column_names, inputs.columns, strict=True):
         columns[INPUT_PREFIX + str(name)] = column
     for name in members[0].outputs:

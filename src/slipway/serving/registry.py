@@ -13,6 +13,12 @@ Each URI given to `slipway serve` is a `ModelSource`:
 A request names a model (or takes the first one) and optionally a version; without one it
 gets the version its source currently points at.
 
+With a traffic file (`ServeConfig.traffic`) every variant is a source served under the
+variant's name (two variants may follow two aliases of one registered model), while its
+`ServedModel` keeps the model's own name for metrics and the prediction log, and knows its
+variant. Variants load one after the other so that each one's memory (the process RSS its
+load added) can be told apart.
+
 Following aliases: a background task asks the registry every `poll_interval_s` where each
 moving source points. When that changed, the new version is downloaded, loaded and warmed
 up in a thread while the old one keeps serving; then the name's current version is switched
@@ -28,10 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +69,8 @@ class ModelSource:
     ref: str | None = None  # the alias or stage followed
     version: str | None = None  # the version, when pinned
     registered_name: str | None = None  # its name in the registry (models:/ URIs)
+    variant: str | None = None  # the traffic variant it is (then `name` is the variant's)
+    model_name: str | None = None  # the model's own name, when served under a variant's
 
     @property
     def moving(self) -> bool:
@@ -117,6 +127,8 @@ def parse_source(uri: str, name: str | None = None) -> ModelSource:
 
 def sources_of(config: ServeConfig) -> list[ModelSource]:
     """The sources of a server's model URIs; raises if two would be served as one."""
+    if config.traffic is not None:
+        return [variant_source(name, spec["model"]) for name, spec in variants_of(config)]
     sources = [parse_source(u, config.name) for u in config.model_uris]
     seen: dict[tuple[str, str | None], str] = {}
     for source in sources:
@@ -134,6 +146,39 @@ def sources_of(config: ServeConfig) -> list[ModelSource]:
             f"Several moving references for one served name: {[s.uri for s in moving]}."
         )
     return sources
+
+
+def variants_of(config: ServeConfig) -> list[tuple[str, dict[str, Any]]]:
+    """(variant name, its settings) of a traffic configuration, in the file's order."""
+    variants = (config.traffic or {}).get("variants") or {}
+    return list(variants.items())
+
+
+def shadow_of(config: ServeConfig) -> str | None:
+    """The shadow variant of a traffic configuration (strategy shadow), if any."""
+    traffic = config.traffic or {}
+    if traffic.get("strategy") != "shadow":
+        return None
+    return (traffic.get("shadow") or {}).get("shadow")
+
+
+def shadow_wait_ms(config: ServeConfig) -> float:
+    return float(((config.traffic or {}).get("shadow") or {}).get("max_wait_ms", 0.0))
+
+
+def variant_source(variant: str, uri: str) -> ModelSource:
+    """A traffic variant's source: served under the variant's name, keeping the model's."""
+    own = parse_source(uri)
+    return replace(own, name=variant, variant=variant, model_name=own.name)
+
+
+def rss_bytes() -> int | None:
+    """This process's resident memory (Linux: /proc; elsewhere None)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 class ModelRegistry:
@@ -158,6 +203,8 @@ class ModelRegistry:
         self._tmp = Path(tempfile.mkdtemp(prefix="slipway-serve-"))
         self._watcher: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
+        # With variants, loads take turns so that each one's RSS delta is its own.
+        self._load_lock = threading.Lock() if config.traffic is not None else None
         self.loaded = False
         self.load_error: str | None = None
 
@@ -197,6 +244,17 @@ class ModelRegistry:
     def current(self) -> list[ServedModel]:
         return [self._models[(n, v)] for n, v in self._current.items()]
 
+    def source_of(self, name: str) -> ModelSource:
+        """The source of a served name (a moving one when the name has several)."""
+        found = [s for s in self.sources if s.name == name]
+        if not found:
+            raise ResourceDoesNotExist(f"No model named {name!r} is served here.")
+        return next((s for s in found if s.moving), found[0])
+
+    def client(self) -> Client:
+        """The tracking client of this server (opened on first use)."""
+        return self._client_or_open()
+
     # ------------------------------------------------------------------ loading
     async def start(self) -> None:
         """Load and warm every source's model (raises if one fails), then watch aliases.
@@ -219,7 +277,7 @@ class ModelRegistry:
                 continue
             self._models[key] = result
             if self.metrics is not None:
-                self.metrics.model_served(*key, True)
+                self.metrics.model_served(result.name, result.version, True, result.variant)
         if failures:
             raise failures[0]
         for source, version in pinned.items():
@@ -257,6 +315,17 @@ class ModelRegistry:
 
     def _load(self, source: ModelSource, version: str) -> ServedModel:
         """Download, load and warm up one version (in a worker thread)."""
+        if self._load_lock is None:
+            return self._load_one(source, version)
+        with self._load_lock:
+            before = rss_bytes()
+            model = self._load_one(source, version)
+            after = rss_bytes()
+        if before is not None and after is not None:
+            model.memory_bytes = max(0, after - before)
+        return model
+
+    def _load_one(self, source: ModelSource, version: str) -> ServedModel:
         from slipway.models.pyfunc import load_model
 
         started = time.perf_counter()
@@ -272,15 +341,19 @@ class ModelRegistry:
             local = client.download_model(uri, target)
         pyfunc = load_model(str(local), allow_pickle=self.config.allow_pickle)
         config = self.config
+        shadow = source.variant is not None and source.variant == shadow_of(config)
         model = ServedModel(
-            source.name,
+            source.model_name or source.name,
             version,
             pyfunc,
             source=source.uri,
             metrics=self.metrics,
             batching=config.batching_for(source.name, vectorised=_vectorised(pyfunc)),
             max_batch_size=config.max_batch_size,
-            max_wait_s=config.max_wait_ms / 1000.0,
+            max_wait_s=max(config.max_wait_ms, shadow_wait_ms(config) if shadow else 0) / 1000,
+            variant=source.variant or "",
+            # Nobody waits for a shadow's answers: fewer, larger calls leave the primary more.
+            patient=shadow,
         )
         try:
             model.warm()
@@ -289,11 +362,12 @@ class ModelRegistry:
             raise
         seconds = time.perf_counter() - started
         if self.metrics is not None:
-            self.metrics.model_loaded(source.name, version, seconds)
+            self.metrics.model_loaded(model.name, version, seconds)
         logger.info(
-            "Serving %s version %s (%s, warmed up with %s, loaded in %.2f s)",
-            source.name,
+            "Serving %s version %s%s (%s, warmed up with %s, loaded in %.2f s)",
+            model.name,
             version,
+            f" as variant {source.variant}" if source.variant else "",
             model.flavor or "pyfunc",
             model.warmed_with,
             seconds,
@@ -344,7 +418,7 @@ class ModelRegistry:
         self._pinned[source] = version
         self._current[source.name] = version
         if self.metrics is not None:
-            self.metrics.model_served(source.name, version, True)
+            self.metrics.model_served(model.name, version, True, model.variant)
         logger.info("%s now answers with version %s", source.name, version)
         if old is not None and old != version:
             self._retire(source.name, old)
@@ -361,7 +435,7 @@ class ModelRegistry:
             exc_info=exc,
         )
         if self.metrics is not None:
-            self.metrics.model_load_failed(source.name, version)
+            self.metrics.model_load_failed(source.model_name or source.name, version)
         try:
             await asyncio.to_thread(self._record_event, source, version, reason)
         except Exception as record_exc:
@@ -391,7 +465,7 @@ class ModelRegistry:
         if model is None:
             return
         if self.metrics is not None:
-            self.metrics.model_served(name, version, False)
+            self.metrics.model_served(model.name, version, False, model.variant)
         task = asyncio.get_running_loop().create_task(model.close())
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
@@ -428,4 +502,13 @@ def _version_order(version: str) -> tuple[int, Any]:
     return (0, int(version)) if version.isdigit() else (1, version)
 
 
-__all__ = ["LOAD_FAILED_EVENT", "ModelRegistry", "ModelSource", "parse_source", "sources_of"]
+__all__ = [
+    "LOAD_FAILED_EVENT",
+    "ModelRegistry",
+    "ModelSource",
+    "parse_source",
+    "rss_bytes",
+    "sources_of",
+    "variant_source",
+    "variants_of",
+]

@@ -11,6 +11,10 @@ Answer::
     {"predictions": [...], "probabilities": [[...]], "classes": [...],
      "model": "churn", "version": "3", "request_id": "..."}
 
+plus `"variant"` when a traffic variant answered (`slipway serve --traffic`); there,
+"model" may also name the experiment or a variant, and other top-level fields (a sticky
+key such as `"user_id"`) are left to the traffic strategy.
+
 `probabilities` and `classes` come with scikit-learn classifiers that have
 `predict_proba`; `"probabilities": false` in the request skips them.
 """
@@ -36,7 +40,11 @@ class PredictRequest:
 
 
 def parse(body: bytes) -> PredictRequest:
-    doc = loads_json(body)
+    return parse_doc(loads_json(body))
+
+
+def parse_doc(doc: Any) -> PredictRequest:
+    """A /predict request from its parsed JSON body."""
     if not isinstance(doc, dict):
         raise BadRequest(
             'The body must be a JSON object: {"records": [...]} or '
@@ -75,7 +83,9 @@ def parse(body: bytes) -> PredictRequest:
     )
 
 
-def render(prediction: Prediction, model: ServedModel, request_id: str) -> bytes:
+def render(
+    prediction: Prediction, model: ServedModel, request_id: str, variant: str | None = None
+) -> bytes:
     out: dict[str, Any] = {"predictions": jsonable(prediction.predictions, series_as_records=False)}
     if prediction.probabilities is not None:
         out["probabilities"] = prediction.probabilities
@@ -83,7 +93,9 @@ def render(prediction: Prediction, model: ServedModel, request_id: str) -> bytes
     out["model"] = model.name
     out["version"] = model.version
     out["request_id"] = request_id
+    if variant is not None:
+        out["variant"] = variant
     return dumps(out)
 
 
-__all__ = ["PredictRequest", "parse", "render"]
+__all__ = ["PredictRequest", "parse", "parse_doc", "render"]

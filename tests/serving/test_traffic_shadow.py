@@ -1,0 +1,98 @@
+"""Shadow traffic: a shadow that fails or takes 2 s changes no answer and adds no latency."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+from traffic_support import steered_model, traffic_doc, x_records
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+@pytest.mark.parametrize("trouble", ["sleeps", "raises"])
+def test_a_shadow_that_sleeps_or_raises_changes_no_answer_and_adds_no_latency(
+    serve, tmp_path, trouble
+):
+    primary = steered_model(tmp_path, "primary", factor=2.0)
+    flag = tmp_path / "trouble"
+    if trouble == "raises":
+        shadow = steered_model(tmp_path, "shadow", factor=3.0, fail=flag)
+    else:
+        shadow = steered_model(tmp_path, "shadow", factor=3.0, slow=flag, sleep=2.0)
+    served = serve(
+        traffic=traffic_doc(
+            "shadow",
+            {"champion": str(primary), "candidate": str(shadow)},
+            shadow={"primary": "champion", "shadow": "candidate", "queue": 4},
+        ),
+        prediction_log=True,
+    )
+    http = served.http
+    flag.touch()  # from now on the shadow sleeps 2 s, or raises, on every copy
+    with_shadow, without = [], []
+    for i in range(120):  # interleaved, so both see the same machine
+        for routed, samples in ((True, with_shadow), (False, without)):
+            body = {"records": x_records(float(i))}
+            if not routed:
+                body["model"] = "champion"  # by name: not routed, not mirrored
+            started = time.perf_counter()
+            answer = http.post("/predict", json=body)
+            samples.append(time.perf_counter() - started)
+            assert answer.status_code == 200, answer.text
+            doc = answer.json()
+            assert doc["predictions"] == [{"x": 2.0 * i}] or doc["predictions"] == [2.0 * i]
+            assert doc["variant"] == "champion"
+    assert _p50(with_shadow) <= _p50(without) * 1.5 + 1.0, (_p50(with_shadow), _p50(without))
+    status = http.get("/traffic").json()["shadow"]
+    assert status["sent"] >= 1 and status["sent"] + status["dropped"] == 120
+    if trouble == "sleeps":
+        assert status["dropped"] > 100  # 4 in flight at most: the rest is shed, never waited for
+    else:
+        assert status["errors"] == status["sent"]
+    assert status["compared_rows"] == 0 or status["agreement"] == 0.0
+
+
+def test_a_healthy_shadow_is_compared_and_logged_under_its_variant(serve, tmp_path):
+    primary = steered_model(tmp_path, "primary", factor=2.0)
+    twin = steered_model(tmp_path, "twin", factor=2.0)
+    served = serve(
+        traffic=traffic_doc(
+            "shadow",
+            {"champion": str(primary), "twin": str(twin)},
+            shadow={"primary": "champion", "shadow": "twin"},
+        ),
+        prediction_log=True,
+    )
+    ids = []
+    for i in range(20):
+        answer = served.http.post("/invocations", json={"dataframe_records": x_records(float(i))})
+        assert answer.headers["x-slipway-variant"] == "champion"
+        ids.append(answer.headers["x-request-id"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = served.http.get("/traffic").json()["shadow"]
+        if status["compared_rows"] == 20:
+            break
+        time.sleep(0.05)
+    assert status["agreement"] == 1.0 and status["errors"] == 0 and status["dropped"] == 0
+    assert status["shadow_p50_ms"] is not None and status["primary_p50_ms"] is not None
+    metrics = served.http.get("/metrics").text
+    assert (
+        'slipway_traffic_shadow_rows_total{agreed="true",experiment="exp",variant="twin"} 20.0'
+        in metrics
+    )
+
+    from slipway.serving.export import read_predictions
+
+    served.app.prediction_log.flush()
+    root = served.app.prediction_log.artifact_uri
+    logged = read_predictions("primary", root=root)
+    shadow_logged = read_predictions("twin", root=root)
+    assert set(logged["variant"]) == {"champion"} and set(shadow_logged["variant"]) == {"twin"}
+    assert sorted(shadow_logged["request_id"]) == sorted(ids)  # the same ids: labels join both
