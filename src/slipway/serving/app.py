@@ -308,13 +308,13 @@ class ServingApp:
             if prediction.probabilities is not None:
                 outputs = {
                     "prediction": prediction.predictions,
-                    "probability": model.probability_frame(prediction.probabilities),
+                    "probability": model.probability_columns(prediction.probabilities),
                 }
             log.record(
                 request_id=request_id,
                 model_name=model.name,
                 model_version=model.version,
-                inputs=prediction.inputs_frame(),
+                inputs=prediction.logged_inputs(),
                 outputs=outputs,
             )
         except Exception:  # the log never fails a request
