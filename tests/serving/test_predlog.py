@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from slipway.errors import FlushError, InvalidParameterValue
 from slipway.serving.export import export_predictions, read_predictions
+from slipway.serving.inputs import Block
 from slipway.serving.predlog import (
     PREDICTION_LOG_URI_ENV,
     PredictionLog,
@@ -242,6 +244,88 @@ def test_record_never_raises_and_counts_what_it_drops(tmp_path: Path) -> None:
     stats = log.stats()
     assert stats.requests_dropped == 3 and stats.rows_written == 1
     assert read_predictions("m", root=root, with_labels=False)["request_id"].tolist() == ["ok"]
+
+
+def _logged_tables(root: Path) -> dict[str, pa.Table]:
+    """The files written under `root`, by the first request id each holds."""
+    tables = [pq.read_table(path) for path in sorted(root.rglob("*.parquet"))]
+    return {t.column("request_id")[0].as_py(): t for t in tables}
+
+
+def _log_each(root: Path, requests: list[tuple[str, object, object]]) -> dict[str, pa.Table]:
+    with PredictionLog(str(root), flush_interval_s=3600) as log:
+        for rid, inputs, outputs in requests:
+            log.record(
+                request_id=rid,
+                model_name="m",
+                model_version="1",
+                inputs=inputs,
+                outputs=outputs,
+                timestamp_ms=NOV_1,
+            )
+    return _logged_tables(root)
+
+
+def test_numpy_requests_write_what_their_dataframes_write(tmp_path: Path) -> None:
+    """The server hands over numpy (Blocks, arrays); the files are as if it sent DataFrames."""
+    names = ("age", "plan", "score")
+    ages = np.array([31, 45, 27], dtype="int64")
+    plans = np.array(["basic", "pro", "basic"], dtype=object)
+    scores = np.array([0.5, 1.5, 2.5])
+    mixed = Block(names, 3, columns=[ages, plans, scores])
+    proba = np.array([[0.2, 0.8], [0.6, 0.4], [0.9, 0.1]])
+    labels = np.array(["yes", "no", "no"], dtype=object)
+    matrix = np.arange(12, dtype="float64").reshape(6, 2)
+    numeric = Block(("x", "y"), 6, matrix=matrix)
+
+    def outputs(rows: slice, as_frame: bool) -> dict:
+        probability = (
+            pd.DataFrame(proba[rows], columns=pd.Index(["no", "yes"]))
+            if as_frame
+            else Block(("no", "yes"), len(proba[rows]), matrix=proba[rows])
+        )
+        return {"prediction": labels[rows], "probability": probability}
+
+    # one 2-row and one 1-row request of each shape, as a batch of three is split
+    as_numpy = [
+        ("a", mixed.row_slice(0, 2), outputs(slice(0, 2), False)),
+        ("b", mixed.row_slice(2, 3), outputs(slice(2, 3), False)),
+        ("c", numeric.row_slice(0, 4), matrix[:4, 0] > 3),
+        ("d", numeric.row_slice(4, 6), matrix[4:, 0] > 3),
+        ("e", matrix[:3], np.array([1, 2, 3])),
+        ("f", matrix[3:4], np.array([4])),
+    ]
+    as_frames = [
+        ("a", mixed.to_frame().iloc[0:2], outputs(slice(0, 2), True)),
+        ("b", mixed.to_frame().iloc[2:3], outputs(slice(2, 3), True)),
+        ("c", numeric.to_frame().iloc[0:4], matrix[:4, 0] > 3),
+        ("d", numeric.to_frame().iloc[4:6], matrix[4:, 0] > 3),
+        ("e", pd.DataFrame(matrix[:3]), np.array([1, 2, 3])),
+        ("f", pd.DataFrame(matrix[3:4]), np.array([4])),
+    ]
+    got = _log_each(tmp_path / "numpy", as_numpy)
+    want = _log_each(tmp_path / "frames", as_frames)
+    assert sorted(got) == sorted(want) == ["a", "c", "e"]  # predictions' types conflict
+    for first, table in got.items():
+        assert table.schema == want[first].schema
+        assert table.to_pylist() == want[first].to_pylist()
+    rows = {(r["request_id"], r["row_index"]): r for t in got.values() for r in t.to_pylist()}
+    assert rows["b", 0]["input.plan"] == "basic" and rows["b", 0]["probability.yes"] == 0.1
+    assert rows["d", 1]["input.y"] == 11.0 and rows["f", 0]["input.1"] == 7.0
+    assert got["a"].schema.field("input.age").type == pa.int64()
+
+
+def test_a_bad_numpy_request_is_dropped_alone(tmp_path: Path) -> None:
+    names = ("x", "y")
+    good = [
+        (f"ok-{i}", Block(names, 1, matrix=np.array([[i, i + 0.5]])), np.array([i % 2]))
+        for i in range(1200)  # more than one slice of the flush
+    ]
+    bad = ("bad", Block(names, 1, matrix=np.array([[0.0, 0.0]])), np.array([1, 0]))
+    (table,) = _log_each(tmp_path / "log", [*good[:700], bad, *good[700:]]).values()
+    assert table.num_rows == 1200
+    assert table.column("request_id").to_pylist() == [f"ok-{i}" for i in range(1200)]
+    assert table.column("input.y").to_pylist()[-1] == 1199.5
 
 
 def test_background_thread_flushes_on_its_interval(tmp_path: Path) -> None:

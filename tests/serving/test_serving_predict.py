@@ -180,3 +180,33 @@ def test_not_ready_before_models_load(serve, registry, monkeypatch):
 
         time.sleep(0.05)
     assert served.http.get("/ready").status_code == 200
+
+
+def test_a_forest_saved_with_n_jobs_predicts_without_joblib_threads(serve, tmp_path, monkeypatch):
+    """`n_jobs=-1` would start joblib's threads for every call; the answers stay the same."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.utils import parallel
+
+    import slipway.sklearn
+
+    X, y = numeric_data(21, rows=300)
+    model = RandomForestClassifier(n_estimators=8, max_depth=4, random_state=0, n_jobs=-1)
+    model.fit(X, y)
+    slipway.sklearn.save_model(model, str(tmp_path / "forest"), input_example=X.iloc[:3])
+    served = serve(str(tmp_path / "forest"))
+    backends = []
+    call = parallel.Parallel.__call__
+
+    def spy(self, iterable):
+        backends.append(type(self._backend).__name__)
+        return call(self, iterable)
+
+    monkeypatch.setattr(parallel.Parallel, "__call__", spy)
+    answer = served.http.post("/predict", json={"records": X.to_dict(orient="records")})
+    assert answer.status_code == 200, answer.text
+    assert backends and set(backends) == {"SequentialBackend"}
+    # joblib's threads add the trees up in any order: the last bits of model.predict_proba
+    # vary from call to call; the served answer is the trees added in order.
+    model.set_params(n_jobs=None)
+    assert answer.json()["predictions"] == model.predict(X).tolist()
+    assert answer.json()["probabilities"] == model.predict_proba(X).tolist()

@@ -191,3 +191,29 @@ def test_a_model_that_fails_at_startup_is_never_ready(serve):
     assert answer.status_code == 503
     assert "failed to load" in answer.json()["reason"]
     assert served.http.get("/health").status_code == 200
+
+
+def test_a_server_process_freezes_what_it_loaded(registry):
+    """`serve_in_process` sets `freeze_gc`: full collections then skip the loaded libraries."""
+    import gc
+
+    from slipway.serving import ServeConfig, create_app
+
+    config = ServeConfig(
+        ["models:/forest/1"], tracking_uri=registry.tracking_uri, prediction_log=False
+    )
+    app = create_app(config)
+    app.freeze_gc = True
+
+    async def load_and_stop() -> None:
+        await app.startup()
+        assert app._loading is not None
+        await app._loading
+        await app.shutdown()
+
+    gc.unfreeze()
+    try:
+        asyncio.run(load_and_stop())
+        assert app.load_error is None and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process is not a server

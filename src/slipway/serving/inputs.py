@@ -128,6 +128,13 @@ class Block:
         assert self.columns is not None
         return (self.names, *(c.dtype for c in self.columns))
 
+    def row_slice(self, start: int, stop: int) -> Block:
+        """Rows `start:stop` as a Block of numpy views (no copy)."""
+        if self.matrix is not None:
+            return Block(self.names, stop - start, matrix=self.matrix[start:stop])
+        assert self.columns is not None
+        return Block(self.names, stop - start, columns=[c[start:stop] for c in self.columns])
+
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 

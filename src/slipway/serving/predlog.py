@@ -65,10 +65,14 @@ request are logged or none, every worker decides the same, and whether a labelle
 was sampled can be told from its id alone (`is_sampled`).
 
 `record()` keeps a reference to `inputs` and `outputs` and converts them in the flush
-thread: the caller must not modify them afterwards (the server builds fresh ones per request).
-`record()` costs a few microseconds; the flush thread spends roughly 50-100 µs per
-single-row request (requests of one shape are concatenated once per flush, and pandas'
-concat dominates), so one flush thread keeps up with thousands of requests a second.
+thread: the caller must not modify them afterwards (the server hands over numpy views of
+the rows it checked, and fresh outputs). `record()` costs a few microseconds. The flush
+thread joins the requests of one shape: numpy inputs and outputs (the server's `Block` of
+checked columns, arrays, dicts of those) with one `np.concatenate` per column, a few
+microseconds per single-row request; DataFrames and anything else with one pandas concat
+per shape, tens of microseconds per request. It works through the buffer in slices with
+a short sleep between them, so the server's other threads are never kept from the GIL for
+long (pyarrow's Parquet encoding releases it).
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -95,6 +99,7 @@ import numpy as np
 from slipway import config
 from slipway.artifacts import PROXY_SCHEME, get_artifact_repository
 from slipway.errors import FlushError, InvalidParameterValue, MissingDependency
+from slipway.serving.inputs import Block
 
 
 def pyarrow_missing(purpose: str = "The prediction log") -> MissingDependency:
@@ -283,21 +288,24 @@ class PredictionLog:
         request_id: str,
         model_name: str,
         model_version: str,
-        inputs: pd.DataFrame,
+        inputs: Any,
         outputs: Any,
         timestamp_ms: int | None = None,
         variant: str | None = None,
     ) -> None:
         """Buffer one request's rows (if sampled); no I/O, never raises, drops when full.
 
-        `variant` is the traffic variant that answered (a `variant` column when given).
+        `inputs` is a DataFrame, a `Block` (the server's checked columns), an array (its
+        columns are named 0, 1, …) or anything `pd.DataFrame()` takes; `outputs` is
+        anything `output_columns` takes. `variant` is the traffic variant that answered
+        (a `variant` column when given).
         """
         try:
             if not is_sampled(str(request_id), self.sample_rate):
                 with self._lock:
                     self._counters["requests_sampled_out"] += 1
                 return
-            rows = len(inputs)
+            rows = inputs.rows if isinstance(inputs, Block) else len(inputs)
             if rows == 0:
                 return
             stamp = int(timestamp_ms) if timestamp_ms is not None else time.time_ns() // 1_000_000
@@ -461,11 +469,12 @@ class PredictionLog:
         return f"part-{now}-{os.getpid()}-{self._token}-{next(self._seq):06d}.parquet"
 
     def _prediction_files(self, requests: list[_Request]) -> list[_Pending]:
-        groups: dict[tuple[str, str, str], list[_Request]] = {}
+        groups: dict[tuple[str, str, int], list[_Request]] = {}
         for r in requests:
-            groups.setdefault((r.model_name, r.model_version, _day(r.timestamp_ms)), []).append(r)
+            key = (r.model_name, r.model_version, r.timestamp_ms // _MS_PER_DAY)
+            groups.setdefault(key, []).append(r)
         files = []
-        for (name, version, day), group in groups.items():
+        for (name, version, days), group in groups.items():
             tables, dropped = _prediction_tables(group)
             if dropped:
                 with self._lock:
@@ -473,7 +482,7 @@ class PredictionLog:
                     self._counters["rows_dropped"] += sum(r.rows for r in dropped)
             folder = (
                 f"{PREDICTIONS_DIR}/model={partition_value(name)}"
-                f"/version={partition_value(version)}/date={day}"
+                f"/version={partition_value(version)}/date={_day(days)}"
             )
             for table in tables:
                 files.append(_Pending(f"{folder}/{self._file_name()}", table, False))
@@ -482,7 +491,7 @@ class PredictionLog:
     def _label_files(self, labels: list[dict[str, Any]]) -> list[_Pending]:
         by_day: dict[str, list[dict[str, Any]]] = {}
         for row in labels:
-            by_day.setdefault(_day(row["arrival_ms"]), []).append(row)
+            by_day.setdefault(_day(row["arrival_ms"] // _MS_PER_DAY), []).append(row)
         return [
             _Pending(f"{LABELS_DIR}/date={day}/{self._file_name()}", _label_table(rows), True)
             for day, rows in by_day.items()
@@ -491,9 +500,17 @@ class PredictionLog:
 
 # --- turning requests into Arrow tables ------------------------------------------------
 
+# The flush thread converts this many requests, then sleeps for _PAUSE_S: pure-Python
+# work holds the GIL, and while it runs every thread of the server that wants the GIL
+# back (the event loop after each poll, the model thread after each predict) waits up to
+# the interpreter's switch interval (5 ms) for it. Short slices keep those waits rare.
+_SLICE_REQUESTS = 500
+_PAUSE_S = 0.001
+_NUMERIC_KINDS = frozenset("biuf")  # numpy kinds whose Arrow type pandas would not change
 
-def _day(timestamp_ms: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=timestamp_ms // _MS_PER_DAY)).isoformat()
+
+def _day(days: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=days)).isoformat()
 
 
 def _as_frame(inputs: Any) -> pd.DataFrame:
@@ -501,6 +518,8 @@ def _as_frame(inputs: Any) -> pd.DataFrame:
 
     if isinstance(inputs, pd.DataFrame):
         return inputs
+    if isinstance(inputs, Block):
+        return inputs.to_frame()
     if isinstance(inputs, np.ndarray):
         return pd.DataFrame(inputs.reshape(len(inputs), -1))
     return pd.DataFrame(inputs)
@@ -513,8 +532,8 @@ def output_columns(outputs: Any, rows: int) -> dict[str, np.ndarray]:
     is `prediction.0`, `prediction.1`, …), a Series, a DataFrame (one column is
     `prediction`; named columns keep their names under `output.`), or a mapping of output
     names (`prediction`/`predict`, `probability`/`predict_proba`, anything else under
-    `output.`). Probabilities given as 2-D become `probability.<class>` (a DataFrame's
-    column names, else the class index).
+    `output.`). Probabilities given as 2-D become `probability.<class>` (the column names
+    of a DataFrame or a `Block`, else the class index).
     """
     import pandas as pd
 
@@ -539,6 +558,12 @@ def output_columns(outputs: Any, rows: int) -> dict[str, np.ndarray]:
 def _columns(name: str, value: Any, rows: int) -> dict[str, np.ndarray]:
     import pandas as pd
 
+    if isinstance(value, Block):
+        arrays = _block_arrays([value])
+        if len(arrays) == 1:
+            return {name: _check_rows(arrays[0], rows)}
+        named = zip(value.names, arrays, strict=True)
+        return {f"{name}.{c}": _check_rows(a, rows) for c, a in named}
     if isinstance(value, pd.DataFrame):
         if len(value.columns) == 1:
             return _columns(name, value.iloc[:, 0], rows)
@@ -566,6 +591,186 @@ def _check_rows(array: np.ndarray, rows: int) -> np.ndarray:
     return array
 
 
+def _prediction_tables(group: list[_Request]) -> tuple[list[pa.Table], list[_Request]]:
+    """Tables for one (model, version, day) group, and the requests that could not be logged.
+
+    Requests of one shape are converted together. Numpy inputs and outputs (what the
+    server hands over) are joined with one `np.concatenate` per column and become Arrow
+    arrays without pandas; anything else goes through a DataFrame, one pandas concat per
+    shape. Either way a column gets the name and Arrow type the DataFrame of the request
+    would give it, so the files do not depend on the path taken. The work is cut in
+    slices of `_SLICE_REQUESTS` with a pause between them (see `_PAUSE_S`).
+    """
+    tables: list[pa.Table] = []
+    dropped: list[_Request] = []
+    input_types: dict[Hashable, list[tuple[str, pa.DataType]]] = {}
+    for start in range(0, len(group), _SLICE_REQUESTS):
+        if start:
+            time.sleep(_PAUSE_S)
+        shapes: dict[Hashable, list[_Request]] = {}
+        others: list[_Request] = []
+        for r in group[start : start + _SLICE_REQUESTS]:
+            key = _numpy_key(r)
+            if key is None:
+                others.append(r)
+            else:
+                shapes.setdefault(key, []).append(r)
+        for key, members in shapes.items():
+            try:
+                tables.append(_numpy_table(members, key[0], input_types))
+            except Exception:
+                others.extend(members)  # through pandas, one by one if need be: finds the culprit
+        if others:
+            converted, failed = _frame_tables(others)
+            tables.extend(converted)
+            dropped.extend(failed)
+    return _merged(tables), dropped
+
+
+def _merged(tables: list[pa.Table]) -> list[pa.Table]:
+    """As few tables as the schemas allow (one unless types conflict: readers unify those)."""
+    if len(tables) < 2:
+        return tables
+    by_schema: dict[pa.Schema, list[pa.Table]] = {}
+    for table in tables:
+        by_schema.setdefault(table.schema, []).append(table)
+    tables = [t[0] if len(t) == 1 else pa.concat_tables(t) for t in by_schema.values()]
+    if len(tables) > 1:
+        try:
+            tables = [pa.concat_tables(tables, promote_options="permissive")]
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # conflicting types: one file per shape; readers unify them
+    return tables
+
+
+# --- the numpy path: the server's requests ----------------------------------------------
+
+
+def _numpy_key(r: _Request) -> Hashable | None:
+    """What requests that can be joined as numpy share; None for the pandas path."""
+    inputs, rows = r.inputs, r.rows
+    if isinstance(inputs, Block):
+        if inputs.rows != rows:
+            return None
+        in_key: Hashable = ("block", inputs.layout)
+    elif isinstance(inputs, np.ndarray):
+        if inputs.ndim == 0 or len(inputs) != rows or inputs.dtype.kind not in _NUMERIC_KINDS:
+            return None
+        in_key = ("array", inputs.shape[1:], inputs.dtype)
+    else:
+        return None
+    outputs = r.outputs
+    if isinstance(outputs, np.ndarray):
+        out_key = _array_key(outputs, rows)
+    elif type(outputs) is dict:
+        parts = []
+        for name, value in outputs.items():
+            if isinstance(value, Block):
+                part = value.layout if value.rows == rows else None
+            elif isinstance(value, np.ndarray):
+                part = _array_key(value, rows)
+            else:
+                part = None
+            if part is None:
+                return None
+            parts.append((name, part))
+        out_key = tuple(parts)
+    else:
+        return None
+    return None if out_key is None else (in_key, out_key)
+
+
+def _array_key(array: np.ndarray, rows: int) -> Hashable | None:
+    if array.ndim not in (1, 2) or len(array) != rows:
+        return None
+    return ("array", array.shape[1:], array.dtype)
+
+
+def _numpy_table(
+    members: list[_Request],
+    in_key: Hashable,
+    input_types: dict[Hashable, list[tuple[str, pa.DataType]]],
+) -> pa.Table:
+    first = members[0]
+    columns = _request_columns(members)
+    total = len(columns["row_index"])
+    # Names and types as pandas gives them for this shape (found once per flush).
+    types = input_types.get(in_key)
+    if types is None:
+        reference = pa.Table.from_pandas(_as_frame(first.inputs), preserve_index=False)
+        types = list(zip(reference.column_names, reference.schema.types, strict=True))
+        input_types[in_key] = types
+    if isinstance(first.inputs, Block):
+        arrays = _block_arrays([r.inputs for r in members])
+    else:
+        matrix = np.concatenate([r.inputs.reshape(r.rows, -1) for r in members])
+        arrays = list(np.ascontiguousarray(matrix.T))
+    if len(arrays) != len(types):
+        raise ValueError("the input columns do not match their DataFrame's")
+    for (name, type_), array in zip(types, arrays, strict=True):
+        columns[INPUT_PREFIX + str(name)] = pa.array(array, type_)
+    outputs = first.outputs
+    if isinstance(outputs, np.ndarray):
+        joined: Any = np.concatenate([r.outputs for r in members])
+    else:
+        joined = {k: _joined([r.outputs[k] for r in members]) for k in outputs}
+    for name, array in output_columns(joined, total).items():
+        columns[name] = pa.array(array)
+    return pa.table(columns)
+
+
+def _block_arrays(blocks: list[Block]) -> list[np.ndarray]:
+    """The columns of Blocks of one layout, joined: one contiguous array per column."""
+    first = blocks[0]
+    if first.matrix is not None:
+        matrix = np.concatenate([b.matrix for b in blocks]) if len(blocks) > 1 else first.matrix
+        return list(np.ascontiguousarray(matrix.T))
+    assert first.columns is not None
+    if len(blocks) == 1:
+        return list(first.columns)
+    return [np.concatenate([b.columns[j] for b in blocks]) for j in range(len(first.names))]
+
+
+def _joined(values: list[Any]) -> Any:
+    first = values[0]
+    if isinstance(first, Block):
+        rows = sum(v.rows for v in values)
+        return Block(first.names, rows, columns=_block_arrays(values))
+    return np.concatenate(values)
+
+
+def _request_columns(requests: list[_Request]) -> dict[str, pa.Array]:
+    """The log's own columns for consecutive requests of one (model, version)."""
+    n = len(requests)
+    first = requests[0]
+    counts = np.fromiter((r.rows for r in requests), np.int64, n)
+    total = int(counts.sum())
+    ids = [r.request_id for r in requests]
+    stamps = np.fromiter((r.timestamp_ms for r in requests), np.int64, n)
+    if total == n:  # one row each: the usual online request
+        id_array = pa.array(ids, pa.string())
+        row_index = np.zeros(n, dtype=np.int32)
+    else:
+        id_array = pa.array(np.repeat(np.array(ids, dtype=object), counts), pa.string())
+        stamps = np.repeat(stamps, counts)
+        starts = np.repeat(np.cumsum(counts) - counts, counts)
+        row_index = (np.arange(total, dtype=np.int64) - starts).astype(np.int32)
+    columns = {
+        "request_id": id_array,
+        "row_index": pa.array(row_index, pa.int32()),
+        "timestamp": pa.array(stamps, TIMESTAMP_TYPE),
+        "model_name": pa.array([first.model_name] * total, pa.string()),
+        "model_version": pa.array([first.model_version] * total, pa.string()),
+    }
+    if any(r.variant is not None for r in requests):
+        variants = np.array([r.variant for r in requests], dtype=object)
+        columns["variant"] = pa.array(np.repeat(variants, counts), pa.string())
+    return columns
+
+
+# --- the pandas path: DataFrames and anything else ------------------------------------
+
+
 @dataclass(slots=True)
 class _Converted:
     request: _Request
@@ -573,15 +778,14 @@ class _Converted:
     outputs: dict[str, np.ndarray]
 
 
-def _prediction_tables(group: list[_Request]) -> tuple[list[pa.Table], list[_Request]]:
-    """Tables for one (model, version, day) group, and the requests that could not be logged.
-
-    Requests of the same shape (same input columns, same outputs) are converted
-    together: one pandas concat and one Arrow conversion per shape, not per request.
-    """
+def _frame_tables(requests: list[_Request]) -> tuple[list[pa.Table], list[_Request]]:
+    """Tables for requests converted through pandas (one concat per shape), and failures."""
     shapes: dict[tuple, list[_Converted]] = {}
+    # Column names read once per Index object: reading a pandas-3 string Index costs
+    # more than the concat, and frames of one signature usually share their Index.
+    names_of: dict[int, tuple[Any, tuple]] = {}  # id → (the Index, kept alive; its names)
     dropped: list[_Request] = []
-    for r in group:
+    for r in requests:
         try:
             frame = _as_frame(r.inputs)
             if len(frame) != r.rows:
@@ -591,55 +795,37 @@ def _prediction_tables(group: list[_Request]) -> tuple[list[pa.Table], list[_Req
             logger.warning("Prediction log: cannot log request %r: %s", r.request_id, exc)
             dropped.append(r)
             continue
+        index = frame.columns
+        known = names_of.get(id(index))
+        if known is None:
+            known = names_of[id(index)] = (index, tuple(index))
         # Column names, not dtypes: reading dtypes costs pandas more than the concat does,
         # and requests the server checked against a signature agree on them anyway.
-        key = (tuple(frame.columns), tuple((k, v.dtype.str) for k, v in outputs.items()))
+        key = (known[1], tuple((k, v.dtype.str) for k, v in outputs.items()))
         shapes.setdefault(key, []).append(_Converted(r, frame, outputs))
     tables = []
     for members in shapes.values():
         try:
-            tables.append(_table_of(members))
+            tables.append(_frame_table(members))
         except Exception:
             for one in members:  # find the request that does not convert, log the others
                 try:
-                    tables.append(_table_of([one]))
+                    tables.append(_frame_table([one]))
                 except Exception as exc:
                     logger.warning(
                         "Prediction log: cannot log request %r: %s", one.request.request_id, exc
                     )
                     dropped.append(one.request)
-    if len(tables) > 1:
-        try:
-            tables = [pa.concat_tables(tables, promote_options="permissive")]
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            pass  # conflicting types: one file per shape; readers unify them
     return tables, dropped
 
 
-def _table_of(members: list[_Converted]) -> pa.Table:
+def _frame_table(members: list[_Converted]) -> pa.Table:
     import pandas as pd
 
-    counts = np.fromiter((m.request.rows for m in members), dtype=np.int64, count=len(members))
-    first = members[0].request
-    total = int(counts.sum())
-    ids = np.repeat(np.array([m.request.request_id for m in members], dtype=object), counts)
-    stamps = np.repeat(
-        np.fromiter((m.request.timestamp_ms for m in members), np.int64, len(members)), counts
-    )
-    row_index = np.concatenate([np.arange(n, dtype=np.int32) for n in counts])
+    columns = _request_columns([m.request for m in members])
     frames = [m.frame for m in members]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     inputs = pa.Table.from_pandas(frame, preserve_index=False)
-    columns: dict[str, pa.Array] = {
-        "request_id": pa.array(ids, pa.string()),
-        "row_index": pa.array(row_index, pa.int32()),
-        "timestamp": pa.array(stamps, TIMESTAMP_TYPE),
-        "model_name": pa.array([first.model_name] * total, pa.string()),
-        "model_version": pa.array([first.model_version] * total, pa.string()),
-    }
-    if any(m.request.variant is not None for m in members):
-        variants = np.array([m.request.variant for m in members], dtype=object)
-        columns["variant"] = pa.array(np.repeat(variants, counts), pa.string())
     for name, column in zip(inputs.column_names, inputs.columns, strict=True):
         columns[INPUT_PREFIX + str(name)] = column
     for name in members[0].outputs:
