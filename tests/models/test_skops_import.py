@@ -42,3 +42,25 @@ def test_the_array_api_shims_still_import_afterwards() -> None:
         "assert hasattr(shim, 'asarray'), 'the real shim, not the stand-in'\n"
     )
     assert ours["torch"] is True
+
+
+def test_threads_loading_at_once_all_get_the_whole_module() -> None:
+    """Models load in parallel threads in `slipway serve`: none may see a half-imported skops."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time\n"
+            "from concurrent.futures import ThreadPoolExecutor\n"
+            "from slipway.models.flavors.sklearn import skops_io\n"
+            "def load(i):\n"
+            "    time.sleep(0.1 * i)  # arrive while the first import is still running\n"
+            "    return hasattr(skops_io('t'), 'get_untrusted_types')  # usable at once\n"
+            "with ThreadPoolExecutor(8) as pool:\n"
+            "    assert all(pool.map(load, range(8)))\n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr

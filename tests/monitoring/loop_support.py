@@ -192,30 +192,7 @@ def weak_champion(n: int = 300) -> tuple[LogisticRegression, pd.DataFrame, Any]:
 @contextmanager
 def serving(config: Any) -> Iterator[tuple[str, Any]]:
     """A real `slipway serve` app under uvicorn on a free port; yields (url, app)."""
-    import time
+    from slipway.serving.app import serve_in_thread
 
-    import httpx
-    import uvicorn
-
-    from slipway.serving import create_app
-
-    app = create_app(config)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while not server.started or httpx.get(f"{url}/ready").status_code != 200:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("slipway serve did not get ready")
-            time.sleep(0.05)
+    with serve_in_thread(config) as (url, app):
         yield url, app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)

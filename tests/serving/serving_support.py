@@ -5,8 +5,6 @@ from __future__ import annotations
 import socket
 import sys
 import textwrap
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -164,33 +162,11 @@ class Served:
 
 @contextmanager
 def running_server(config: Any, *, wait_ready: bool = True) -> Iterator[Served]:
-    """`create_app(config)` under uvicorn in a thread, on a free port."""
-    import uvicorn
+    """`slipway serve` in a thread of the test process, on a free port."""
+    from slipway.serving.app import serve_in_thread
 
-    from slipway.serving import create_app
-
-    app = create_app(config)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the serving app did not start")
-            time.sleep(0.02)
-        with httpx.Client(base_url=url, timeout=30) as http:
-            while wait_ready and http.get("/ready").status_code != 200:
-                if app.load_error is not None:
-                    raise RuntimeError(f"models failed to load: {app.load_error}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the models did not load within 60 s")
-                time.sleep(0.02)
-            yield Served(url, app, http)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with (
+        serve_in_thread(config, wait_ready=wait_ready) as (url, app),
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        yield Served(url, app, http)

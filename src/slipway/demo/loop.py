@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +21,6 @@ import httpx
 import pandas as pd
 
 from slipway.demo.churn import FEATURES, make_churn
-from slipway.errors import ServerUnavailable
 
 MONITOR = "churn-demo"
 RETRAIN_ACTION = "slipway.demo.loop:retrain_on_fresh_data"
@@ -65,37 +62,12 @@ def webhook_receiver() -> Iterator[Webhook]:
 @contextmanager
 def serving(model_uri: str, tracking_uri: str) -> Iterator[tuple[str, Any]]:
     """`slipway serve MODEL_URI` on a free local port; yields (url, app)."""
-    import uvicorn
+    from slipway.serving import ServeConfig
+    from slipway.serving.app import serve_in_thread
 
-    from slipway.serving import ServeConfig, create_app
-
-    app = create_app(ServeConfig([model_uri], tracking_uri=tracking_uri, poll_interval_s=0.5))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while not _ready(url):
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise ServerUnavailable(f"slipway serve at {url} did not become ready.")
-            time.sleep(0.1)
+    config = ServeConfig([model_uri], tracking_uri=tracking_uri, poll_interval_s=0.5)
+    with serve_in_thread(config, timeout_s=120) as (url, app):
         yield url, app
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def send_traffic(http: httpx.Client, customers: pd.DataFrame) -> list[dict[str, Any]]:

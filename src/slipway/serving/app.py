@@ -924,6 +924,42 @@ def serve_in_process(config: ServeConfig, sockets: list[Any] | None = None) -> i
     return 0
 
 
+@contextmanager
+def serve_in_thread(
+    config: ServeConfig, *, wait_ready: bool = True, timeout_s: float = 60.0
+) -> Iterator[tuple[str, ServingApp]]:
+    """Serve `config` from a thread of this process on a free loopback port (tests, the
+    demo, notebooks); yields (base URL, app) once it answers, or once `/ready` when
+    `wait_ready`, and stops the server on exit. `config.host`/`port` are not used."""
+    import socket
+    import urllib.request
+
+    app = ServingApp(config)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, name="slipway-serve", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not server.started or (wait_ready and not app.ready):
+            if app.load_error is not None:
+                raise ServerUnavailable(f"slipway serve: the models did not load: {app.load_error}")
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise ServerUnavailable(f"slipway serve at {url} did not start in {timeout_s} s.")
+            time.sleep(0.02)
+        with urllib.request.urlopen(f"{url}/health", timeout=10):  # the socket answers
+            pass
+        yield url, app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 def _worker_main(sock: Any) -> None:
     """Entry point of a worker process (spawned): settings come from the environment."""
     import sys
@@ -1025,4 +1061,11 @@ def _configure_logging(level: str) -> None:
         ours.addHandler(handler)
 
 
-__all__ = ["DrainingServer", "ServingApp", "create_app", "run", "serve_in_process"]
+__all__ = [
+    "DrainingServer",
+    "ServingApp",
+    "create_app",
+    "run",
+    "serve_in_process",
+    "serve_in_thread",
+]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import pickle
 import sys
+import threading
 import types
 from collections.abc import Iterable
 from pathlib import Path
@@ -43,6 +44,7 @@ from slipway.models.unsafe import PICKLE_FORMATS, load_pickle_file, refuse_pickl
 logger = logging.getLogger(__name__)
 
 # scikit-learn's array-API shims for optional tensor libraries; they define no estimators.
+_SKOPS_IMPORT_LOCK = threading.Lock()
 _ARRAY_API_SHIMS = tuple(
     f"sklearn.externals.array_api_compat.{lib}" for lib in ("torch", "cupy", "dask")
 )
@@ -211,18 +213,21 @@ def skops_io(purpose: str) -> Any:
     stand in for those shims while skops imports, then are taken out again, so the trusted
     list is the same and a later real import of a shim still works.
     """
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    stand_ins = {
-        name: types.ModuleType(name) for name in _ARRAY_API_SHIMS if name not in sys.modules
-    }
-    sys.modules.update(stand_ins)
-    try:
-        return import_optional("skops.io", purpose)
-    finally:
-        for name, module in stand_ins.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
+    # One import at a time: a second thread must wait for the first's import to finish
+    # rather than see a half-initialised module or the stand-ins.
+    with _SKOPS_IMPORT_LOCK:
+        if "skops.io" in sys.modules:
+            return import_optional("skops.io", purpose)
+        stand_ins = {
+            name: types.ModuleType(name) for name in _ARRAY_API_SHIMS if name not in sys.modules
+        }
+        sys.modules.update(stand_ins)
+        try:
+            return import_optional("skops.io", purpose)
+        finally:
+            for name, module in stand_ins.items():
+                if sys.modules.get(name) is module:
+                    del sys.modules[name]
 
 
 def is_safe_skops_type(type_name: str) -> bool:
