@@ -33,6 +33,7 @@ The partition columns themselves (`model`, `version`, `date`) are left out of th
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import posixpath
 from collections.abc import Iterator, Sequence
@@ -319,7 +320,8 @@ class _RepositoryFileSystem(fsspec.AbstractFileSystem):
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if mode != "rb":
             raise PermissionError("The prediction log is read-only through this view.")
-        return self.repo.open(path.strip("/"))
+        # Parquet readers seek (the footer comes first); the proxy streams, so buffer it.
+        return io.BytesIO(self.repo.read_bytes(path.strip("/")))
 
 
 # --- predictions -----------------------------------------------------------------------
