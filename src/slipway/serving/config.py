@@ -21,9 +21,8 @@ from slipway.errors import InvalidParameterValue
 CONFIG_ENV = "SLIPWAY_SERVE_CONFIG"
 
 DEFAULT_MAX_BATCH_SIZE = 64
-# Measured with 16 connections on a 50-tree forest (predict ~4 ms): 0 ms gave ~1.1k req/s
-# (calls of ~5 rows), 2 and 5 ms gave 1.4-2.1k (calls of ~15 rows, the noise of a shared
-# machine hid any difference). 2 ms keeps the one wait after a burst short.
+# A short wait lets concurrent single-row requests share one model call without making a
+# lone caller wait long after a burst (measurements: benchmarks/RESULTS.md, Serving).
 DEFAULT_MAX_WAIT_MS = 2.0
 DEFAULT_POLL_INTERVAL_S = 10.0
 DEFAULT_MAX_BODY_MB = 64.0
