@@ -1,5 +1,5 @@
-"""The demo's closed loop: serve the champion, send normal then drifted traffic with
-delayed labels, and let a monitor alert a local webhook, retrain and promote.
+"""The demo's production half: serve the champion, send normal then drifted traffic with
+delayed labels, let a monitor alert a local webhook, retrain and promote; check drift.
 
 The server is `slipway serve`'s app under uvicorn on a free local port in this process
 (so the demo can flush its prediction log before evaluating); clients talk to it over HTTP
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -88,6 +89,16 @@ def post_labels(http: httpx.Client, answers: list[dict[str, Any]], labels: pd.Se
     http.post("/feedback", json={"records": feedback}).raise_for_status()
 
 
+def check_drift(reference: pd.DataFrame, current: pd.DataFrame, report_path: Path) -> Any:
+    """Drift of `current` against `reference`, with the HTML report written to a file."""
+    from slipway.monitoring import detect_drift
+
+    result = detect_drift(reference, current)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    result.to_html(str(report_path))
+    return result
+
+
 def retrain_on_fresh_data() -> None:
     """The monitor's retrain action: train on customers after the change, register it.
 
@@ -118,6 +129,7 @@ def retrain_on_fresh_data() -> None:
 
 __all__ = [
     "MONITOR",
+    "check_drift",
     "RETRAIN_ACTION",
     "Webhook",
     "post_labels",

@@ -22,10 +22,10 @@ from rich.progress import Progress
 import slipway
 from slipway import config
 from slipway.demo.churn import FEATURES, make_churn
-from slipway.demo.live import check_drift
 from slipway.demo.loop import (
     MONITOR,
     RETRAIN_ACTION,
+    check_drift,
     post_labels,
     send_traffic,
     serving,

@@ -14,6 +14,7 @@ from typing import Any
 
 from slipway.monitoring.monitors import MonitorStatus
 from slipway.monitoring.spec import MonitorSpec, target_text
+from slipway.reports.html import REPORT_CSS
 from slipway.reports.svg import timeline_chart
 
 _MARKER_COLORS = {
@@ -123,10 +124,8 @@ def render_monitor_report(status: MonitorStatus) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>slipway monitor {esc(monitor.name)}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1000px}}
-table{{border-collapse:collapse;font-size:13px;margin:8px 0 24px}}
-td,th{{border-bottom:1px solid #d0d7de;padding:4px 10px;text-align:left}}
+<style>{REPORT_CSS}
+table{{margin:8px 0 24px}}
 .drift,.concept_drift{{color:#cf222e;font-weight:600}}.not_enough_data{{color:#57606a}}
 .ok{{color:#1a7f37}} svg{{display:block;margin:12px 0}}
 </style></head><body>

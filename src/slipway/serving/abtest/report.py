@@ -11,25 +11,18 @@ import html
 import math
 from typing import Any
 
+from slipway.reports.html import REPORT_CSS
 from slipway.reports.svg import interval_chart, multi_line_chart
 
-_CSS = """
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;
-margin:24px;color:#1f2328;max-width:1100px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
-.meta{color:#57606a;font-size:13px}
-.verdict{padding:12px 16px;border-radius:6px;font-size:16px;margin:14px 0}
+_CSS = (
+    REPORT_CSS
+    + """
 .significant{background:#dafbe1;border:1px solid #4ac26b}
 .no_difference{background:#ddf4ff;border:1px solid #54aeff}
 .not_enough_data{background:#fff8c5;border:1px solid #d4a72c}
-table{border-collapse:collapse;font-size:13px;width:100%}
-th,td{border-bottom:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .yes{color:#1a7f37;font-weight:600}.no{color:#57606a}
-.grid{display:flex;flex-wrap:wrap;gap:12px}
-.card{border:1px solid #d0d7de;border-radius:6px;padding:6px}
-.card p{margin:2px 0;font-size:12px;color:#57606a}
 """
+)
 
 _TITLES = {
     "significant": "Significant difference",
