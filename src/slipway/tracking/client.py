@@ -44,6 +44,7 @@ from slipway.store.interface import (
     MAX_PARAMS_TAGS_PER_BATCH,
     SEARCH_MAX_RESULTS_DEFAULT,
 )
+from slipway.tracking.compare import RunComparison, compare_runs
 
 
 class Client(RegistryClient):
@@ -224,6 +225,11 @@ class Client(RegistryClient):
             order_by,
             page_token,
         )
+
+    def compare_runs(self, run_ids: Sequence[str], histories: bool = False) -> RunComparison:
+        """Runs side by side: params (differences marked), latest metrics with deltas to
+        the first run, and with `histories` every metric's full history for curves."""
+        return compare_runs(self, run_ids, histories=histories)
 
     # --- artifacts -----------------------------------------------------------------
     def artifact_repository(self, run_id: str) -> ArtifactRepository:
