@@ -26,7 +26,7 @@ INTERVAL_ENV = "SLIPWAY_SYSTEM_METRICS_SAMPLING_INTERVAL"
 SAMPLES_ENV = "SLIPWAY_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING"
 NODE_ENV = "SLIPWAY_SYSTEM_METRICS_NODE_ID"
 DEFAULT_INTERVAL = 10.0  # seconds, as MLflow
-_MB = 1024 * 1024
+_MB = 1e6  # MLflow's megabytes
 
 
 def enabled(requested: bool | None) -> bool:
@@ -124,7 +124,7 @@ class SystemMetricsMonitor:
             return
         ts = now_ms()
         metrics = [
-            Metric(self.prefix + key, sum(vs) / len(vs), ts, self._step)
+            Metric(self.prefix + key, round(sum(vs) / len(vs), 1), ts, self._step)
             for key, vs in self._samples.items()
             if vs
         ]
@@ -146,8 +146,8 @@ def _samplers() -> list[Callable[[], dict[str, float]]]:
         memory = psutil.virtual_memory()
         return {
             "cpu_utilization_percentage": psutil.cpu_percent(),
-            "system_memory_usage_megabytes": (memory.total - memory.available) / _MB,
-            "system_memory_usage_percentage": memory.percent,
+            "system_memory_usage_megabytes": memory.used / _MB,
+            "system_memory_usage_percentage": memory.used / memory.total * 100,
         }
 
     def disk() -> dict[str, float]:
