@@ -84,10 +84,15 @@ def test_a_fit_gets_a_run_with_params_metrics_data_and_model(
 
     # post-training metrics go to the run the model was trained in, named after the data
     accuracy = metrics.accuracy_score(y_test, model.predict(X_test))
+    metrics.accuracy_score(y_test, model.predict(X_test))
     score = model.score(X_test, y_test)
-    logged = client.get_run(run.info.run_id).data.metrics
+    after = client.get_run(run.info.run_id)
+    logged = after.data.metrics
     assert logged["accuracy_score_X_test"] == pytest.approx(accuracy)
+    assert logged["accuracy_score-2_X_test"] == pytest.approx(accuracy)  # as MLflow names it
     assert logged["LogisticRegression_score_X_test"] == pytest.approx(score)
+    assert sorted(i.tags["mlflow.data.context"] for i in after.inputs) == ["eval", "train"]
+    assert after.data.tags["mlflow.autologging"] == "sklearn"
     assert len(_runs(client)) == 1
 
 

@@ -56,8 +56,9 @@ _PREDICT_METHODS = ("predict", "predict_proba")
 
 # fitted estimator -> the run it was trained in; predictions -> (run, data name)
 _trained_in: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
-_predictions: dict[int, tuple[weakref.ref, str, str]] = {}
+_predictions: dict[int, tuple[weakref.ref, str, str, weakref.ref | None]] = {}
 _metric_names: dict[tuple[str, str], int] = {}
+_eval_inputs: set[tuple[str, int]] = set()
 
 
 def enable(config: AutologConfig) -> None:
@@ -104,7 +105,11 @@ def fit_estimator_wrapper(
             if config is None or current_session() is not None:
                 return original(self, *args, **kwargs)
             X, y, weight = _fit_data(original, self, args, kwargs)
-            tags = {"estimator_name": type(self).__name__, "estimator_class": _class_path(self)}
+            tags = {
+                "mlflow.autologging": integration,
+                "estimator_name": type(self).__name__,
+                "estimator_class": _class_path(self),
+            }
             with training_run(config, tags) as run_id, session(integration, run_id):
                 if run_id is None:
                     return original(self, *args, **kwargs)
@@ -248,6 +253,8 @@ def _score_wrapper(integration: str, save_model: Any) -> Callable[[Any], Any]:
             with guarded(config, "log a post-training score"):
                 key = f"{type(self).__name__}_score"
                 _log_post_training(run_id, key, _data_name(X, caller), value)
+            with guarded(config, "log the evaluation data as a dataset input"):
+                _log_eval_data(run_id, X, config)
             return value
 
         return score
@@ -270,7 +277,7 @@ def _predict_wrapper(integration: str, save_model: Any) -> Callable[[Any], Any]:
             if run_id is not None:
                 X = args[0] if args else kwargs.get("X")
                 with guarded(config, "remember predictions for post-training metrics"):
-                    _remember(result, run_id, _data_name(X, sys._getframe(1)))
+                    _remember(result, run_id, _data_name(X, sys._getframe(1)), X)
             return result
 
         return predict
@@ -289,28 +296,49 @@ def _metric_wrapper(original: Any) -> Any:
             y_pred = kwargs.get(key, y_pred)
         found = _recalled(y_pred)
         if found is not None:
-            run_id, data_name = found
+            run_id, data_name, X = found
             with guarded(config, f"log {original.__name__}"):
                 _log_post_training(run_id, original.__name__, data_name, value)
+            with guarded(config, "log the evaluation data as a dataset input"):
+                _log_eval_data(run_id, X, config)
         return value
 
     return metric
 
 
-def _remember(prediction: Any, run_id: str, data_name: str) -> None:
+def _remember(prediction: Any, run_id: str, data_name: str, X: Any) -> None:
+    if not _weakrefable(prediction):
+        return  # e.g. a list: cannot be recognised later without keeping it alive
     key = id(prediction)
     _predictions[key] = (
         weakref.ref(prediction, lambda _: _predictions.pop(key, None)),
         run_id,
         data_name,
+        weakref.ref(X) if _weakrefable(X) else None,
     )
 
 
-def _recalled(prediction: Any) -> tuple[str, str] | None:
+def _weakrefable(obj: Any) -> bool:
+    try:
+        weakref.ref(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _recalled(prediction: Any) -> tuple[str, str, Any] | None:
     entry = _predictions.get(id(prediction)) if prediction is not None else None
     if entry is None or entry[0]() is not prediction:
         return None
-    return entry[1], entry[2]
+    return entry[1], entry[2], entry[3]() if entry[3] is not None else None
+
+
+def _log_eval_data(run_id: str, X: Any, config: AutologConfig) -> None:
+    """The data a post-training metric was computed on, as an `eval` input (once)."""
+    if not config.log_datasets or X is None or (run_id, id(X)) in _eval_inputs:
+        return
+    _eval_inputs.add((run_id, id(X)))
+    fluent.current_client().log_inputs(run_id, [dataset_input(X, context="eval")])
 
 
 def _log_post_training(run_id: str, name: str, data_name: str, value: Any) -> None:
