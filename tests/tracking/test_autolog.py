@@ -234,3 +234,23 @@ def test_pytorch_lightning_is_skipped_cleanly_when_missing(autolog_off) -> None:
 
     turned_on = slipway.autolog(log_models=False)
     assert ("pytorch" in turned_on) == (lightning_module() is not None)
+
+
+def test_the_readme_example_runs(fluent_uri: str, autolog_off) -> None:
+    import re
+
+    pytest.importorskip("optuna")
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+    example = next(b for b in blocks if "slipway.autolog()" in b)
+    namespace: dict = {}
+    exec(compile(example, str(readme), "exec"), namespace)
+    client = slipway.Client(fluent_uri)
+    fitted = [r for r in _runs(client) if r.data.tags.get("estimator_name")]
+    assert any("f1_score_X_test" in r.data.metrics for r in fitted)
+    watched = next(r for r in _runs(client) if r.info.run_name == "watched")
+    assert "system/cpu_utilization_percentage" in watched.data.metrics
+    study_runs = client.search_runs(
+        [client.get_experiment_by_name("rf-depth").experiment_id], max_results=100
+    )
+    assert len(study_runs) == 5  # the study and its four trials
