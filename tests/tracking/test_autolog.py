@@ -254,3 +254,18 @@ def test_the_readme_example_runs(fluent_uri: str, autolog_off) -> None:
         [client.get_experiment_by_name("rf-depth").experiment_id], max_results=100
     )
     assert len(study_runs) == 5  # the study and its four trials
+
+
+def test_autolog_through_a_server(live_server, autolog_off, data) -> None:
+    X_train, X_test, y_train, _ = data
+    slipway.set_tracking_uri(live_server.url)
+    try:
+        slipway.sklearn.autolog()
+        model = LogisticRegression().fit(X_train, y_train)
+        client = slipway.Client(live_server.url)
+        [run] = _runs(client)
+        assert "training_accuracy_score" in run.data.metrics
+        loaded = slipway.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+        assert (loaded.predict(X_test) == model.predict(X_test)).all()
+    finally:
+        slipway.config.set_tracking_uri(None)
