@@ -75,6 +75,10 @@ def test_trials_in_threads_are_nested_runs_of_the_study(tmp_path: Path) -> None:
     compared = json.loads(shown.stdout)
     assert {r["run_id"] for r in compared["runs"]} == {t.info.run_id for t in trials}
     assert {p["key"] for p in compared["params"]} == {"x", "kind"}
+    table = CliRunner().invoke(
+        app, ["runs", "compare", parent.info.run_id[:8], "--tracking-uri", uri]
+    )
+    assert "8 runs" in table.stdout and "trial-7" in table.stdout  # a row per trial
 
 
 WORKER = textwrap.dedent(

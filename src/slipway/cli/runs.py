@@ -37,6 +37,7 @@ JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 WideOption = typer.Option(False, "--wide", "-w", help="Show full run ids.")
 RunIdArgument = typer.Argument(..., help="Run id, or a unique prefix of one (4+ characters).")
 MAX_METRIC_COLUMNS = 4
+SIDE_BY_SIDE_MAX_RUNS = 4  # more runs than this: one row per run instead of a column each
 
 
 def _runs_table(title: str, runs: list[Run], wide: bool = False) -> None:
@@ -225,6 +226,9 @@ def _child_run_ids(client, parent_id: str) -> list[str]:
 def _comparison_tables(comparison: RunComparison, wide: bool) -> None:
     ids = comparison.run_ids
     shown = dict(zip(ids, ids, strict=True)) if wide else short_ids(ids)
+    if len(ids) > SIDE_BY_SIDE_MAX_RUNS:
+        _one_row_per_run(comparison, shown, wide)
+        return
     heads = [shown[r] for r in ids]
     print_table(
         "Runs",
@@ -258,6 +262,43 @@ def _comparison_tables(comparison: RunComparison, wide: bool) -> None:
             ],
             wide,
         )
+
+
+def _one_row_per_run(comparison: RunComparison, shown: dict[str, str], wide: bool) -> None:
+    """Many runs (a study's trials): a row each, with the params that differ."""
+    limit = None if wide else MAX_METRIC_COLUMNS
+    params = [p for p in comparison.params if p.differs][:limit]
+    metrics = comparison.metrics[:limit]
+    print_table(
+        f"{len(comparison.runs)} runs (metric deltas to the first run)",
+        ["run id", "name", "status", *(p.key for p in params), *(m.key for m in metrics)],
+        [
+            (
+                shown[run.info.run_id],
+                run.info.run_name,
+                run.info.status,
+                *(_fmt_param(p.values[i], wide) for p in params),
+                *(_with_delta(m.values[i], m.deltas[i], i) for m in metrics),
+            )
+            for i, run in enumerate(comparison.runs)
+        ],
+        wide,
+    )
+    same = [f"{p.key}={p.values[0]}" for p in comparison.params if not p.differs]
+    if same:
+        console.print(f"Same in every run: {', '.join(same)}", highlight=False)
+
+
+def _fmt_param(value: str | None, wide: bool) -> str:
+    """A param for a narrow column: long floats (a study's samples) to 4 digits."""
+    if value is None:
+        return ""
+    if wide or len(value) <= 10:
+        return value
+    try:
+        return f"{float(value):.4g}"
+    except ValueError:
+        return value
 
 
 def _with_delta(value: float | None, delta: float | None, index: int) -> str:

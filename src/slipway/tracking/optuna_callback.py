@@ -160,7 +160,8 @@ class Callback:
             client.set_tag(run.info.run_id, PARENT_TAG, parent)
 
     def _update_parent(self, client: Client, parent: str, study: Any, trial: Any) -> None:
-        tags = [Tag("optuna.trials", str(trial.number + 1))]
+        finished = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        tags = [Tag("optuna.trials", str(finished))]
         metrics = []
         if len(study.directions) == 1:
             try:
