@@ -162,3 +162,22 @@ def test_the_installed_command_in_an_80_column_terminal(uri: str, three_runs: li
     assert max(len(line) for line in lines) <= 80
     for rid in three_runs:
         assert sum(rid[:8] in line for line in lines) == 1
+
+
+def test_model_versions_fit_80_columns(uri: str, three_runs: list[str]) -> None:
+    client = Client(uri)
+    client.create_registered_model("churn")
+    for rid in three_runs[:2]:
+        run = client.get_run(rid)
+        client.create_model_version("churn", f"{run.info.artifact_uri}/model", run_id=rid)
+    narrow = invoke("models", "versions", "churn", "--tracking-uri", uri)
+    assert narrow.exit_code == 0, narrow.output
+    lines = narrow.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for rid in three_runs[:2]:
+        assert rid not in narrow.stdout
+        assert sum(rid[:8] in line for line in lines) == 2  # its run id and its source
+    wide = invoke("models", "versions", "churn", "--wide", "--tracking-uri", uri)
+    assert all(
+        f"{client.get_run(r).info.artifact_uri}/model" in wide.stdout for r in three_runs[:2]
+    )
