@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 
-from slipway.tracking.autolog import boosting, lightning, sklearn
 from slipway.tracking.autolog.session import (
     AutologConfig,
     AutologWarning,
@@ -21,12 +20,23 @@ from slipway.tracking.autolog.session import (
     unpatch,
 )
 
-_ENABLERS: dict[str, tuple[str, Callable[[AutologConfig], object]]] = {
-    sklearn.INTEGRATION: ("sklearn", sklearn.enable),
-    boosting.XGBOOST: ("xgboost", boosting.enable_xgboost),
-    boosting.LIGHTGBM: ("lightgbm", boosting.enable_lightgbm),
-    lightning.INTEGRATION: ("torch", lightning.enable),
-}
+# integration -> the package it needs; the integrations load on first use, so that
+# `import slipway` and `import slipway.sklearn` stay light
+_PACKAGES = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm", "pytorch": "torch"}
+
+
+def _enabler(integration: str) -> Callable[[AutologConfig], object]:
+    if integration == "sklearn":
+        from slipway.tracking.autolog import sklearn
+
+        return sklearn.enable
+    if integration in ("xgboost", "lightgbm"):
+        from slipway.tracking.autolog import boosting
+
+        return boosting.enable_xgboost if integration == "xgboost" else boosting.enable_lightgbm
+    from slipway.tracking.autolog import lightning
+
+    return lightning.enable
 
 
 def autolog_integration(
@@ -41,12 +51,13 @@ def autolog_integration(
     silent: bool = False,
 ) -> bool:
     """Turn one integration on (or off); False when its library is not installed."""
-    package, enable = _ENABLERS[integration]
+    if integration not in _PACKAGES:
+        raise ValueError(f"No autolog integration {integration!r}; there are {list(_PACKAGES)}.")
     if disable:
         configure(integration, None)
         unpatch(integration)
         return True
-    if importlib.util.find_spec(package) is None:
+    if importlib.util.find_spec(_PACKAGES[integration]) is None:
         return False
     config = AutologConfig(
         log_models=log_models,
@@ -57,7 +68,7 @@ def autolog_integration(
         silent=silent,
     )
     configure(integration, config)
-    if enable(config) is False:  # e.g. torch without Lightning
+    if _enabler(integration)(config) is False:  # e.g. torch without Lightning
         configure(integration, None)
         return False
     return True
@@ -89,7 +100,7 @@ def autolog(
         "max_tuning_runs": max_tuning_runs,
         "silent": silent,
     }
-    return [name for name in _ENABLERS if autolog_integration(name, **options) and not disable]
+    return [name for name in _PACKAGES if autolog_integration(name, **options) and not disable]
 
 
 def flavor_autolog(integration: str) -> Callable[..., bool]:
