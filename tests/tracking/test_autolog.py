@@ -153,7 +153,7 @@ def test_a_failing_store_never_breaks_training(
         with sqlite3.connect(db) as conn:  # the store breaks under the run
             conn.execute("DROP TABLE params")
             conn.execute("DROP TABLE inputs")
-        with pytest.warns(AutologWarning, match="Training was not affected"):
+        with pytest.warns(AutologWarning, match="training was not affected"):
             model = LogisticRegression().fit(X_train, y_train)
     assert model.predict(X_test).shape == (50,)
 

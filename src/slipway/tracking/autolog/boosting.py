@@ -194,7 +194,12 @@ def _train_wrapper(
 def _with_callback(
     signature: inspect.Signature, args: tuple, kwargs: dict, callback: Any
 ) -> tuple[tuple, dict]:
-    bound = signature.bind(*args, **kwargs)
+    """The call with `callback` added; unchanged if the arguments do not fit (the
+    library then raises its own error, as it would have without autolog)."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError:
+        return args, kwargs
     callbacks = list(bound.arguments.get("callbacks") or [])
     bound.arguments["callbacks"] = [*callbacks, callback]
     return bound.args, bound.kwargs

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -109,11 +110,24 @@ def passthrough() -> Iterator[None]:
 def warn(config: AutologConfig | None, what: str, exc: BaseException) -> None:
     if config is None or not config.silent:
         warnings.warn(
-            f"slipway autolog could not {what}: {type(exc).__name__}: {exc}. "
-            "Training was not affected.",
+            f"slipway autolog could not {what}; training was not affected. "
+            f"{type(exc).__name__}: {exc}",
             AutologWarning,
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
+
+
+_LIBRARIES = {"slipway", "contextlib", "sklearn", "xgboost", "lightgbm", "lightning"}
+
+
+def _user_stacklevel() -> int:
+    """The stack level of the user's line that called `fit` (what the warning points at)."""
+    frame, level = sys._getframe(2), 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        _LIBRARIES
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 @contextlib.contextmanager

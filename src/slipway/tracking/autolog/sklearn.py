@@ -116,7 +116,7 @@ def fit_estimator_wrapper(
                 with guarded(config, "log the estimator's params"):
                     _log_params(run_id, self.get_params(deep=True))
                 result = original(self, *args, **kwargs)
-                _trained_in[self] = run_id
+                _remember_model(self, run_id)
                 _after_fit(self, run_id, config, X, y, weight, save_model)
                 if after_fit is not None:
                     with guarded(config, "log the booster's details"):
@@ -243,7 +243,7 @@ def _score_wrapper(integration: str, save_model: Any) -> Callable[[Any], Any]:
     def wrap(original: Any) -> Any:
         def score(self: Any, *args: Any, **kwargs: Any) -> Any:
             config = config_of(INTEGRATION)
-            run_id = _trained_in.get(self) if config and current_session() is None else None
+            run_id = _run_of(self) if config and current_session() is None else None
             if run_id is None or not config.log_post_training_metrics:
                 return original(self, *args, **kwargs)
             caller = sys._getframe(1)
@@ -273,7 +273,7 @@ def _predict_wrapper(integration: str, save_model: Any) -> Callable[[Any], Any]:
                 or not config.log_post_training_metrics
             ):
                 return result
-            run_id = _trained_in.get(self)
+            run_id = _run_of(self)
             if run_id is not None:
                 X = args[0] if args else kwargs.get("X")
                 with guarded(config, "remember predictions for post-training metrics"):
@@ -304,6 +304,20 @@ def _metric_wrapper(original: Any) -> Any:
         return value
 
     return metric
+
+
+def _remember_model(model: Any, run_id: str) -> None:
+    try:
+        _trained_in[model] = run_id
+    except TypeError:  # an estimator that cannot be weakly referenced or hashed
+        pass
+
+
+def _run_of(model: Any) -> str | None:
+    try:
+        return _trained_in.get(model)
+    except TypeError:
+        return None
 
 
 def _remember(prediction: Any, run_id: str, data_name: str, X: Any) -> None:
