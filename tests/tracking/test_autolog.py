@@ -229,6 +229,44 @@ def test_lightgbm_logs_every_iteration_and_the_importances(
     assert (loaded.predict(X_test) == clf.predict(X_test)).all()
 
 
+def test_pytorch_lightning_logs_params_and_epoch_metrics(fluent_uri: str, autolog_off) -> None:
+    pl = pytest.importorskip("lightning.pytorch")
+    import torch
+
+    class Tiny(pl.LightningModule):
+        def __init__(self, lr: float = 0.1) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.layer = torch.nn.Linear(3, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            loss = torch.nn.functional.mse_loss(self.layer(x), y)
+            self.log("train_loss", loss, on_epoch=True, on_step=False)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    gen = torch.Generator().manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(32, 3, generator=gen), torch.randn(32, 1))
+    slipway.pytorch.autolog(log_models=False)
+    trainer = pl.Trainer(
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=8))
+    client = slipway.Client(fluent_uri)
+    [run] = _runs(client)
+    assert run.data.params["lr"] == "0.1" and run.data.params["max_epochs"] == "3"
+    assert run.data.params["optimizer_name"] == "SGD"
+    history = client.get_metric_history(run.info.run_id, "train_loss")
+    assert [m.step for m in history] == [0, 1, 2]
+
+
 def test_pytorch_lightning_is_skipped_cleanly_when_missing(autolog_off) -> None:
     from slipway.tracking.autolog.lightning import lightning_module
 

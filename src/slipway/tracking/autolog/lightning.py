@@ -82,7 +82,8 @@ def _fit_wrapper(pl: Any) -> Any:
                     with guarded(config, "log the trained module"):
                         from slipway.models.flavors.pytorch import save_model
 
-                        fluent.log_model(save_model, model, "model")
+                        init_kwargs = dict(getattr(model, "hparams", {}) or {})
+                        fluent.log_model(save_model, model, "model", model_init_kwargs=init_kwargs)
                 return result
 
         return fit
