@@ -181,3 +181,8 @@ def test_model_versions_fit_80_columns(uri: str, three_runs: list[str]) -> None:
     assert all(
         f"{client.get_run(r).info.artifact_uri}/model" in wide.stdout for r in three_runs[:2]
     )
+
+
+def test_short_ids_grow_until_unique() -> None:
+    a, b, c = "abcdef0123" + "0" * 22, "abcdef0199" + "0" * 22, "12345678" + "f" * 24
+    assert short_ids([a, b, c]) == {a: "abcdef012", b: "abcdef019", c: "12345678"}

@@ -24,13 +24,22 @@ _CANDIDATES_SHOWN = 10
 
 def short_ids(run_ids: Sequence[str], length: int = SHORT_LENGTH) -> dict[str, str]:
     """The shortest prefix (at least `length`) of each id that no other given id shares."""
+    ordered = sorted(set(run_ids))
     out: dict[str, str] = {}
-    for rid in run_ids:
-        n = length
-        while n < len(rid) and any(o != rid and o.startswith(rid[:n]) for o in run_ids):
-            n += 1
-        out[rid] = rid[:n]
+    for i, rid in enumerate(ordered):
+        shared = max(
+            (_common(rid, ordered[j]) for j in (i - 1, i + 1) if 0 <= j < len(ordered)),
+            default=0,
+        )
+        out[rid] = rid[: max(length, shared + 1)]
     return out
+
+
+def _common(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 def shorten(value: str, length: int = SHORT_LENGTH, max_width: int = 40) -> str:
