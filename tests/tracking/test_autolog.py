@@ -263,6 +263,7 @@ def test_pytorch_lightning_logs_params_and_epoch_metrics(fluent_uri: str, autolo
     [run] = _runs(client)
     assert run.data.params["lr"] == "0.1" and run.data.params["max_epochs"] == "3"
     assert run.data.params["optimizer_name"] == "SGD"
+    assert run.data.params["optimizer_lr"] == "0.1"
     history = client.get_metric_history(run.info.run_id, "train_loss")
     assert [m.step for m in history] == [0, 1, 2]
 

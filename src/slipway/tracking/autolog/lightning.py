@@ -48,6 +48,10 @@ def enable(config: AutologConfig) -> bool:
 
 def _fit_wrapper(pl: Any) -> Any:
     class LogEpochMetrics(pl.Callback):
+        def on_train_start(self, trainer: Any, module: Any) -> None:
+            with guarded(config_of(INTEGRATION), "log the optimizer"):
+                _log_optimizer(trainer)
+
         def on_train_epoch_end(self, trainer: Any, module: Any) -> None:
             self._log(trainer)
 
@@ -96,12 +100,21 @@ def _log_params(run_id: str, trainer: Any, model: Any) -> None:
         k: getattr(trainer, k) for k in _TRAINER_SETTINGS if hasattr(trainer, k)
     }
     params.update(dict(getattr(model, "hparams", {}) or {}))
-    optimizers = getattr(trainer, "optimizers", None) or []
-    if optimizers:
-        params["optimizer_name"] = type(optimizers[0]).__name__
     fluent.current_client().log_batch(
         run_id, params=[Param(k, param_value(v)) for k, v in params.items()]
     )
+
+
+def _log_optimizer(trainer: Any) -> None:
+    """The optimizer exists once training starts (`configure_optimizers` runs in `fit`)."""
+    optimizers = getattr(trainer, "optimizers", None) or []
+    if not optimizers:
+        return
+    optimizer = optimizers[0]
+    params = {"optimizer_name": type(optimizer).__name__}
+    defaults = getattr(optimizer, "defaults", {})
+    params.update({f"optimizer_{k}": v for k, v in defaults.items() if k != "params"})
+    fluent.log_params({k: param_value(v) for k, v in params.items()})
 
 
 __all__ = ["INTEGRATION", "enable", "lightning_module"]
