@@ -118,6 +118,7 @@ def comparison_html(comparison: RunComparison, title: str = "Run comparison") ->
     esc = html.escape
     names = _labels(comparison.runs)
     head_cells = "".join(f"<th>{esc(n)}</th>" for n in names)
+    num_head_cells = "".join(f'<th class="num">{esc(n)}</th>' for n in names)
     run_rows = "".join(
         f"<tr><td>{esc(n)}</td><td><code>{esc(r.info.run_id)}</code></td>"
         f"<td>{esc(r.info.experiment_id)}</td><td>{esc(r.info.status)}</td></tr>"
@@ -145,14 +146,15 @@ def comparison_html(comparison: RunComparison, title: str = "Run comparison") ->
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
-        f"<style>{REPORT_CSS}tr.diff td{{background:#fff8c5}}.delta{{color:#57606a;"
+        f"<style>{REPORT_CSS}tr.diff td{{background:#fff8c5}}th.num{{text-align:right}}"
+        f".delta{{color:#57606a;"
         f"font-size:11px;margin-left:6px}}</style></head><body>"
         f"<h1>{esc(title)}</h1><p class='meta'>{len(comparison.runs)} runs; deltas are "
         f"to the first run; highlighted rows differ between runs.</p>"
         f"<h2>Runs</h2><table><tr><th>run</th><th>id</th><th>experiment</th><th>status</th>"
         f"</tr>{run_rows}</table>"
         f"<h2>Params</h2><table><tr><th>param</th>{head_cells}</tr>{param_rows}</table>"
-        f"<h2>Metrics (latest)</h2><table><tr><th>metric</th>{head_cells}</tr>{metric_rows}"
+        f"<h2>Metrics (latest)</h2><table><tr><th>metric</th>{num_head_cells}</tr>{metric_rows}"
         f"</table>"
         + (f"<h2>Metric curves</h2><div class='grid'>{charts}</div>" if charts else "")
         + "</body></html>"
