@@ -181,7 +181,7 @@ def show_run(
 def compare(
     run_ids: list[str] = typer.Argument(
         ...,
-        metavar="RUN...",
+        metavar="RUN",
         help="Two or more run ids (or prefixes); one parent run (e.g. an Optuna study) "
         "compares its child runs.",
     ),
