@@ -4,10 +4,11 @@ On labelled reference data the model's scores are calibrated (isotonic regressio
 adjacent violators over at most 2,000 score bins, one class against the rest), so a
 calibrated score is the chance that the class is right. For a window without labels the
 calibrated probabilities give an expected confusion matrix, hence expected accuracy, F1 and
-ROC AUC (for more than two classes: one class against the rest, macro-averaged). The band: labels are drawn from the calibrated probabilities many times
-and the metric recomputed; its spread is the sampling error of the window's true metric
-around the estimate. The estimate holds under covariate shift (inputs move, P(y|x) does
-not); concept drift is what it cannot see.
+ROC AUC (for more than two classes: one class against the rest, macro-averaged). The band:
+labels are drawn from the calibrated probabilities many times and the metric recomputed;
+its spread is the sampling error of the window's true metric around the estimate. The
+estimate holds under covariate shift (inputs move, P(y|x) does not); concept drift is what
+it cannot see.
 
     estimator = CBPE.fit(reference_labels, reference_probabilities, classes)
     estimator.estimate(window_probabilities, window_predictions)
@@ -193,10 +194,13 @@ def _metrics(
 
 
 def _score_order(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows by descending score, and the last position of each distinct score."""
-    order = np.argsort(-score, kind="stable")
+    """Rows by descending score, and the last position of each distinct score.
+
+    Rows with the same score form one ROC point, so their order among themselves does
+    not matter (an unstable sort: half the time of a stable one on a million rows)."""
+    order = np.argsort(score)[::-1]
     s = score[order]
-    return order, np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
+    return order, np.r_[np.flatnonzero(s[1:] != s[:-1]), len(s) - 1]
 
 
 def _weighted_auc(positive: np.ndarray, order: np.ndarray, last: np.ndarray) -> np.ndarray:
@@ -212,6 +216,22 @@ def _weighted_auc(positive: np.ndarray, order: np.ndarray, last: np.ndarray) -> 
         return np.trapezoid(tpr, fpr, axis=1)
 
 
+def _drawn_auc(positive: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of 0/1 labels `positive` (draws x rows) against one `score`:
+    Mann-Whitney's U from the scores' mid-ranks (ties count a half), one matrix product
+    for every draw instead of a sort and a cumulative sum per draw."""
+    order, last = _score_order(score)
+    m = len(score)
+    first = np.r_[0, last[:-1] + 1]
+    ranks = np.empty(m)
+    ranks[order] = np.repeat(m - (first + last) / 2.0, last - first + 1)
+    pos = positive.astype(float)
+    n_pos = pos.sum(axis=1)
+    u = pos @ ranks - n_pos * (n_pos + 1) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return u / (n_pos * (m - n_pos))
+
+
 def _sampling_error(
     cal: np.ndarray, onehot: np.ndarray, scores: np.ndarray, k: int, seed: int
 ) -> dict[str, float]:
@@ -222,7 +242,10 @@ def _sampling_error(
     c, o = cal[rows], onehot[rows]
     m = len(rows)
     u = rng.random((_DRAWS, m))
-    labels = np.minimum((u[:, :, None] > np.cumsum(c, axis=1)[None, :, :]).sum(axis=2), k - 1)
+    if k == 2:
+        labels = (u >= c[:, 0][None, :]).astype(np.intp)
+    else:
+        labels = np.minimum((u[:, :, None] > np.cumsum(c, axis=1)[None, :, :]).sum(axis=2), k - 1)
     predicted = np.argmax(o, axis=1)
     has_prediction = o.sum(axis=1) > 0
     correct = (labels == predicted[None, :]) & has_prediction[None, :]
@@ -233,7 +256,7 @@ def _sampling_error(
         tp = (actual & said[None, :]).sum(axis=1)
         denominator = said.sum() + actual.sum(axis=1)
         draws["f1"] = np.divide(2 * tp, denominator, out=np.zeros(_DRAWS), where=denominator > 0)
-        draws["roc_auc"] = _weighted_auc(actual.astype(float), *_score_order(scores[rows, 0]))
+        draws["roc_auc"] = _drawn_auc(actual, scores[rows, 0])
     else:
         f1 = np.zeros(_DRAWS)
         for j in range(k):
@@ -243,11 +266,7 @@ def _sampling_error(
             f1 += np.divide(2 * tp, denominator, out=np.zeros(_DRAWS), where=denominator > 0)
         draws["f1"] = f1 / k
         draws["roc_auc"] = np.mean(
-            [
-                _weighted_auc((labels == j).astype(float), *_score_order(scores[rows, j]))
-                for j in range(k)
-            ],
-            axis=0,
+            [_drawn_auc(labels == j, scores[rows, j]) for j in range(k)], axis=0
         )
     scale = np.sqrt(m / n)  # a subsample's spread, scaled to the whole window
     return {name: float(np.nanstd(values) * scale) for name, values in draws.items()}
