@@ -37,6 +37,7 @@ from slipway.monitoring import alerts as alerting
 from slipway.monitoring import retrain as retraining
 from slipway.monitoring.evaluation import evaluate_window, read_window, reference_for
 from slipway.monitoring.spec import MonitorSpec
+from slipway.monitoring.state import save_state
 from slipway.store.factory import open_monitor_store
 from slipway.store.interface import MonitorStore
 from slipway.tracking.client import Client
@@ -164,34 +165,15 @@ def run_monitor(
         started = now_ms()
         state["last_retrain"] = started
         state["retraining"] = {"started": started, "window_start": window.window_start}
-        _save_state(store, name, before, state)
+        save_state(store, name, before, state)
         job = _start_retrain(client, store, name, spec, window, started)
     else:
-        _save_state(store, name, before, state)
+        save_state(store, name, before, state)
     if job is None:
         return MonitorRun(window, fired, None)
     if wait:
         return MonitorRun(window, fired, job.wait())
     return MonitorRun(window, fired, {"outcome": "started", "started": job.started})
-
-
-_STATE_LOCK = threading.Lock()
-
-
-def _save_state(
-    store: MonitorStore, name: str, before: dict[str, Any], after: dict[str, Any]
-) -> None:
-    """Store the keys that changed from `before` to `after` into the current state."""
-    changes = {k: v for k, v in after.items() if before.get(k) != v or k not in before}
-    removed = [k for k in before if k not in after]
-    if not changes and not removed:
-        return
-    with _STATE_LOCK:
-        state = dict(store.get_monitor(name).state)
-        state.update(changes)
-        for key in removed:
-            state.pop(key, None)
-        store.update_monitor(name, state=state)
 
 
 @dataclass
@@ -243,7 +225,7 @@ def _start_retrain(
             store.append_monitor_event(name, "retrain_failed", None, error)
             job.outcome = {"outcome": "failed", "error": error}
         finally:
-            _save_state(store, name, {"retraining": True}, changes)
+            save_state(store, name, {"retraining": True}, changes)
         logger.info("Monitor %s: retrain %s", name, (job.outcome or {}).get("outcome"))
 
     job.thread = threading.Thread(target=work, name=f"slipway-retrain-{name}", daemon=True)

@@ -32,6 +32,7 @@ from slipway.errors import GateFailed
 from slipway.monitoring.evaluation import INPUT_PREFIX
 from slipway.monitoring.performance import LOWER_IS_BETTER, measure
 from slipway.monitoring.spec import ENTRY_POINT_RE, MonitorSpec
+from slipway.monitoring.state import save_state
 from slipway.serving.export import iter_predictions
 from slipway.store.interface import MonitorStore
 from slipway.tracking.client import Client
@@ -253,9 +254,7 @@ def approve_challenger(
     client.record_model_event(name, "approved", version, reason=text)
     result = client.promote(name, version, alias=alias or "champion", must_beat=gate, reason=text)
     for monitor in waiting:
-        state = dict(monitor.state)
-        state.pop("pending_approval", None)
-        store.update_monitor(monitor.name, state=state)
+        save_state(store, monitor.name, {"pending_approval": True}, {})
         store.append_monitor_event(
             monitor.name, "promoted", None, text, {"challenger": version, "approved_by": who}
         )
