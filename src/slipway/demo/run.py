@@ -187,37 +187,50 @@ def _close_the_loop(client: slipway.Client, test: pd.DataFrame) -> None:
         )
         retrain = third.retrain or {}
         _say_retrain(2, "the proper job: fresh customers", retrain)
-        if retrain.get("outcome") != "awaiting_approval":
-            return
-        version = str(retrain["challenger"])
-        shadow = _shadow(
-            f"models:/{MODEL_NAME}@champion", f"models:/{MODEL_NAME}/{version}", uri, changed
-        )
-        agreement = shadow.get("agreement")
-        agreed = "n/a" if agreement is None else f"{agreement:.0%}"
-        monitors.approve_challenger(
-            MODEL_NAME,
-            version,
-            f"slipway demo: {shadow['sent']} shadowed requests, agreement {agreed}, "
-            f"{shadow['errors']} errors",
-            client=client,
-        )
-        console.print(f"  [bold green]approved[/]: version {version} is @champion")
-        deadline = time.monotonic() + 30
-        while send_traffic(http, changed.head(1))[0]["version"] != version:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        console.print(f"  slipway serve follows @champion: now answering with v{version}")
-        refused = second.retrain or {}
-        console.print(
-            f"[bold]Loop[/] alerts: {', '.join([*second.alerts, *third.alerts])}; retrains: "
-            f"v{refused.get('challenger')} {refused.get('outcome')}, "
-            f"v{version} shadowed (agreement {agreed}) and promoted"
-        )
+        if retrain.get("outcome") == "awaiting_approval":
+            version = str(retrain["challenger"])
+            agreed = _shadow_and_approve(client, http, version, changed)
+            refused = second.retrain or {}
+            console.print(
+                f"[bold]Loop[/] alerts: {', '.join([*second.alerts, *third.alerts])}; "
+                f"retrains: v{refused.get('challenger')} {refused.get('outcome')}, "
+                f"v{version} shadowed (agreement {agreed}), approved and served"
+            )
     report = config.home() / "reports" / "monitor-report.html"
     report.parent.mkdir(parents=True, exist_ok=True)
     write_monitor_report(monitors.monitor_status(MONITOR, client=client), str(report))
+
+
+def _shadow_and_approve(
+    client: slipway.Client, http: Any, version: str, customers: pd.DataFrame
+) -> str:
+    """Shadow the challenger beside the champion, approve it (the demo is the person at the
+    gate) and wait until the production server answers with it; returns the agreement."""
+    from slipway.monitoring import monitors
+
+    shadow = _shadow(
+        f"models:/{MODEL_NAME}@champion",
+        f"models:/{MODEL_NAME}/{version}",
+        slipway.get_tracking_uri(),
+        customers,
+    )
+    agreement = shadow.get("agreement")
+    agreed = "n/a" if agreement is None else f"{agreement:.0%}"
+    monitors.approve_challenger(
+        MODEL_NAME,
+        version,
+        f"slipway demo: {shadow['sent']} shadowed requests, agreement {agreed}, "
+        f"{shadow['errors']} errors",
+        client=client,
+    )
+    console.print(f"  [bold green]approved[/]: version {version} is @champion")
+    deadline = time.monotonic() + 30
+    while send_traffic(http, customers.head(1))[0]["version"] != version:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    console.print(f"  slipway serve follows @champion: now answering with v{version}")
+    return agreed
 
 
 def _say_retrain(number: int, what: str, outcome: dict | None) -> None:
@@ -254,8 +267,8 @@ def _shadow(
         deadline = time.monotonic() + 30
         while True:
             shadow = http.get("/traffic").json()["shadow"]
-            done = shadow["sent"] - shadow["dropped"] - shadow["in_flight"]
-            if done >= SHADOW_REQUESTS or time.monotonic() > deadline:
+            copied = shadow["sent"] + shadow["dropped"] >= SHADOW_REQUESTS
+            if (copied and not shadow["in_flight"]) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
     agreement = shadow.get("agreement")

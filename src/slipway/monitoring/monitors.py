@@ -157,9 +157,8 @@ def run_monitor(
     del table
     serving = alerting.serving_health(spec.serving_url) if spec.serving_url else None
     judged = alerting.conditions(spec, window, serving)
-    fired = [c.name for c in alerting.update_alerts(
-        store, name, spec, state, window, judged, registry=client
-    )]  # fmt: skip
+    alerted = alerting.update_alerts(store, name, spec, state, window, judged, registry=client)
+    fired = [c.name for c in alerted]
     job = None
     if retrain and retraining.should_retrain(spec, state, fired) and not _retraining(name):
         started = now_ms()
