@@ -137,6 +137,7 @@ PUBLIC = {
         "GateCondition",
         "LifecycleStage",
         "LoggedModel",
+        "LoggedModelMetric",
         "LoggedModelStatus",
         "Metric",
         "ModelUri",

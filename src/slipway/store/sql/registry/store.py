@@ -436,6 +436,7 @@ class SqlRegistryStore(RegistryStore):
         max_results: int = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str]] | None = None,
     ) -> PagedList[LoggedModel]:
         limit = validate_max_results(
             max_results,
@@ -444,7 +445,7 @@ class SqlRegistryStore(RegistryStore):
         )
         offset = decode_page_token(page_token)
         exp_ids = [parse_experiment_id(i) for i in experiment_ids]
-        query = logged_models.search_query(exp_ids, filter_string, order_by, self.dialect)
+        query = logged_models.search_query(exp_ids, filter_string, order_by, self.dialect, datasets)
         build = logged_models.from_rows
         return self._read(lambda conn: page(conn, query, offset, limit, build))
 

@@ -1,0 +1,303 @@
+"""The JSON types of every request message the server reads: one table, checked in one place.
+
+MLflow's server parses a request body into its protobuf message and refuses a field of
+the wrong JSON type (a number where a string belongs, a string where a list belongs) with
+400 INVALID_PARAMETER_VALUE, `Invalid value 123 for parameter 'name' supplied: …`; it never
+coerces. `check_body` does the same for a body before any route reads it, from `MESSAGES`
+(the field types of mlflow's `service.proto`, `model_registry.proto` and the logged-model
+messages, plus the few fields slipway's own client adds). Unknown fields are ignored, as
+protobuf's JSON parser is told to. Query strings are text by nature; the accessors of
+`slipway.server.protocol.Fields` parse their numbers.
+
+Kinds follow protobuf's JSON mapping: a string field takes a JSON string only; an int64 a
+number without a fraction or a decimal string; a double a number, a numeric string or
+"NaN"/"Infinity"/"-Infinity"; a bool a JSON boolean; an enum a name or a number; a
+repeated field a list; a message an object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from slipway.errors import InvalidParameterValue
+
+STRING = "string"
+INT64 = "int64"
+DOUBLE = "double"
+BOOL = "bool"
+ENUM = "enum"
+
+Kind = Any  # a scalar kind above, a message (dict of field -> Kind) or a repeated [Kind]
+
+_KEY_VALUE: dict[str, Kind] = {"key": STRING, "value": STRING}
+_METRIC: dict[str, Kind] = {
+    "key": STRING,
+    "value": DOUBLE,
+    "timestamp": INT64,
+    "step": INT64,
+    "model_id": STRING,
+    "dataset_name": STRING,
+    "dataset_digest": STRING,
+    "run_id": STRING,
+}
+_DATASET: dict[str, Kind] = {
+    "name": STRING,
+    "digest": STRING,
+    "source_type": STRING,
+    "source": STRING,
+    "schema": STRING,
+    "profile": STRING,
+}
+_RUN: dict[str, Kind] = {"run_id": STRING, "run_uuid": STRING}
+_MODEL: dict[str, Kind] = {"name": STRING}
+_VERSION: dict[str, Kind] = {"name": STRING, "version": STRING}
+# slipway's own client adds these to registry changes (the audit trail's why).
+_AUDITED: dict[str, Kind] = {"reason": STRING}
+_PAGE: dict[str, Kind] = {"max_results": INT64, "page_token": STRING}
+
+# Keyed by the path after `/2.0/mlflow/` (a logged model's id is `{model_id}`) and method.
+MESSAGES: dict[tuple[str, str], dict[str, Kind]] = {
+    # experiments
+    ("POST", "experiments/create"): {
+        "name": STRING,
+        "artifact_location": STRING,
+        "tags": [_KEY_VALUE],
+    },
+    ("POST", "experiments/search"): {
+        **_PAGE,
+        "filter": STRING,
+        "order_by": [STRING],
+        "view_type": ENUM,
+    },
+    ("POST", "experiments/update"): {"experiment_id": STRING, "new_name": STRING},
+    ("POST", "experiments/delete"): {"experiment_id": STRING},
+    ("POST", "experiments/restore"): {"experiment_id": STRING},
+    ("POST", "experiments/set-experiment-tag"): {"experiment_id": STRING, **_KEY_VALUE},
+    ("POST", "experiments/delete-experiment-tag"): {"experiment_id": STRING, "key": STRING},
+    # runs
+    ("POST", "runs/create"): {
+        "experiment_id": STRING,
+        "user_id": STRING,
+        "run_name": STRING,
+        "start_time": INT64,
+        "tags": [_KEY_VALUE],
+    },
+    ("POST", "runs/update"): {
+        **_RUN,
+        "status": ENUM,
+        "end_time": INT64,
+        "run_name": STRING,
+    },
+    ("POST", "runs/delete"): _RUN,
+    ("POST", "runs/restore"): _RUN,
+    ("POST", "runs/log-parameter"): {**_RUN, **_KEY_VALUE},
+    ("POST", "runs/log-metric"): {**_RUN, **_METRIC},
+    ("POST", "runs/set-tag"): {**_RUN, **_KEY_VALUE},
+    ("POST", "runs/delete-tag"): {**_RUN, "key": STRING},
+    ("POST", "runs/log-batch"): {
+        **_RUN,
+        "metrics": [_METRIC],
+        "params": [_KEY_VALUE],
+        "tags": [_KEY_VALUE],
+    },
+    ("POST", "runs/log-model"): {**_RUN, "model_json": STRING},
+    ("POST", "runs/log-inputs"): {
+        **_RUN,
+        "datasets": [{"tags": [_KEY_VALUE], "dataset": _DATASET}],
+        "models": [{"model_id": STRING}],
+    },
+    ("POST", "runs/outputs"): {**_RUN, "models": [{"model_id": STRING, "step": INT64}]},
+    ("POST", "runs/search"): {
+        **_PAGE,
+        "experiment_ids": [STRING],
+        "filter": STRING,
+        "run_view_type": ENUM,
+        "order_by": [STRING],
+    },
+    ("POST", "experiments/search-datasets"): {**_PAGE, "experiment_ids": [STRING]},
+    # registered models
+    ("POST", "registered-models/create"): {
+        **_MODEL,
+        "tags": [_KEY_VALUE],
+        "description": STRING,
+        "deployment_job_id": STRING,
+    },
+    ("POST", "registered-models/rename"): {**_MODEL, "new_name": STRING},
+    ("PATCH", "registered-models/update"): {
+        **_MODEL,
+        "description": STRING,
+        "deployment_job_id": STRING,
+    },
+    ("DELETE", "registered-models/delete"): {**_MODEL, **_AUDITED},
+    ("POST", "registered-models/get-latest-versions"): {**_MODEL, "stages": [STRING]},
+    ("POST", "registered-models/set-tag"): {**_MODEL, **_KEY_VALUE},
+    ("DELETE", "registered-models/delete-tag"): {**_MODEL, "key": STRING},
+    ("POST", "registered-models/alias"): {
+        **_MODEL,
+        "alias": STRING,
+        "version": STRING,
+        **_AUDITED,
+    },
+    ("DELETE", "registered-models/alias"): {**_MODEL, "alias": STRING, **_AUDITED},
+    # model versions
+    ("POST", "model-versions/create"): {
+        **_MODEL,
+        "source": STRING,
+        "run_id": STRING,
+        "tags": [_KEY_VALUE],
+        "run_link": STRING,
+        "description": STRING,
+        "model_id": STRING,
+    },
+    ("PATCH", "model-versions/update"): {**_VERSION, "description": STRING},
+    ("DELETE", "model-versions/delete"): {**_VERSION, "force": BOOL, **_AUDITED},
+    ("POST", "model-versions/transition-stage"): {
+        **_VERSION,
+        "stage": STRING,
+        "archive_existing_versions": BOOL,
+        **_AUDITED,
+    },
+    ("POST", "model-versions/set-tag"): {**_VERSION, **_KEY_VALUE},
+    ("DELETE", "model-versions/delete-tag"): {**_VERSION, "key": STRING},
+    # logged models
+    ("POST", "logged-models"): {
+        "experiment_id": STRING,
+        "name": STRING,
+        "model_type": STRING,
+        "source_run_id": STRING,
+        "params": [_KEY_VALUE],
+        "tags": [_KEY_VALUE],
+    },
+    ("POST", "logged-models/search"): {
+        **_PAGE,
+        "experiment_ids": [STRING],
+        "filter": STRING,
+        "datasets": [{"dataset_name": STRING, "dataset_digest": STRING}],
+        "order_by": [
+            {
+                "field_name": STRING,
+                "ascending": BOOL,
+                "dataset_name": STRING,
+                "dataset_digest": STRING,
+            }
+        ],
+    },
+    ("PATCH", "logged-models/{model_id}"): {"model_id": STRING, "status": ENUM},
+    ("PATCH", "logged-models/{model_id}/tags"): {"model_id": STRING, "tags": [_KEY_VALUE]},
+    ("POST", "logged-models/{model_id}/params"): {"model_id": STRING, "params": [_KEY_VALUE]},
+}
+
+_MESSAGE_PATH = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow/(.+)$")
+_LOGGED_MODEL = re.compile(r"^logged-models/(?!search$)[^/]+")
+
+
+def message_for(method: str, path: str) -> dict[str, Kind] | None:
+    """The message schema of a request to `path` (None when it is not an MLflow message)."""
+    match = _MESSAGE_PATH.match(path)
+    if match is None:
+        return None
+    name = _LOGGED_MODEL.sub("logged-models/{model_id}", match.group(1).rstrip("/"))
+    return MESSAGES.get((method, name))
+
+
+def check_body(method: str, path: str, body: Mapping[str, Any]) -> None:
+    """Refuse a field of `body` whose JSON type its message does not allow (400)."""
+    schema = message_for(method, path)
+    if schema is not None:
+        _check_message(schema, body, "")
+
+
+def _check_message(schema: Mapping[str, Kind], data: Mapping[str, Any], where: str) -> None:
+    for name, value in data.items():
+        kind = schema.get(name)
+        if kind is None or value is None:
+            continue
+        _check(kind, value, where + name)
+
+
+def _check(kind: Kind, value: Any, name: str) -> None:
+    if isinstance(kind, list):
+        if not isinstance(value, list):
+            raise invalid_value(name, value)
+        for item in value:
+            _check(kind[0], item, name)
+    elif isinstance(kind, dict):
+        if not isinstance(value, dict):
+            raise invalid_value(name, value)
+        _check_message(kind, value, name + ".")
+    elif not _SCALAR_CHECKS[kind](value):
+        raise invalid_value(name, value)
+
+
+def _is_int64(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return value.is_integer()
+    if isinstance(value, str):
+        try:
+            int(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _is_double(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+_SCALAR_CHECKS = {
+    STRING: lambda v: isinstance(v, str),
+    INT64: _is_int64,
+    DOUBLE: _is_double,
+    BOOL: lambda v: isinstance(v, bool),
+    ENUM: lambda v: isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)),
+}
+
+
+def invalid_value(name: str, value: Any) -> InvalidParameterValue:
+    """MLflow's wording for a field of the wrong type (what mlflow users match on)."""
+    return InvalidParameterValue(
+        f"Invalid value {shown_value(value)} for parameter '{name}' supplied:  Hint: Value was "
+        f"of type '{type(value).__name__}'. See the API docs for more information about "
+        "request parameters."
+    )
+
+
+def shown_value(value: Any) -> str:
+    """`value` as MLflow shows it in messages: compact JSON with sorted keys."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
+__all__ = [
+    "BOOL",
+    "DOUBLE",
+    "ENUM",
+    "INT64",
+    "MESSAGES",
+    "STRING",
+    "check_body",
+    "invalid_value",
+    "shown_value",
+]
