@@ -29,6 +29,7 @@ from slipway.server.routes import (
     mlflow_tracking,
     mlflow_ui,
     monitoring,
+    multipart,
     slipway_api,
 )
 from slipway.server.routes.artifacts import ArtifactRoots
@@ -104,6 +105,7 @@ def create_app(
     mounts.append(("", graphql.router))
     if serve_artifacts:
         for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
+            mounts.append((prefix, multipart.router))
             mounts.append((prefix, artifacts.router))
     mounts.append(("", meta.router))
     mounts.append(("", monitoring.metrics_router))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -330,6 +331,43 @@ def log_outputs(fields: RequestFields, store: Store) -> Response:
             }
         )
     store.log_outputs(run_id, models)
+    return empty_response()
+
+
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
+_MODEL_IDENTITY = ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+
+
+@router.post("/runs/log-model")
+def log_model(fields: RequestFields, store: Store) -> Response:
+    """MLflow 2's record of a model logged in a run: appended to the run's
+    `mlflow.log-model.history` tag (the MLmodel's identity and flavors, without configs)."""
+    run_id = fields.run_id()
+    text = fields.string("model_json", required=True)
+    try:
+        model = orjson.loads(text)  # type: ignore[arg-type]
+    except orjson.JSONDecodeError:
+        model = None
+    if not isinstance(model, dict):
+        raise InvalidParameterValue(f"Malformed model info. \n {text} \n is not a valid JSON.")
+    missing = {f for f in _MODEL_JSON_FIELDS if f not in model}
+    if missing:
+        raise InvalidParameterValue(f"Model json is missing mandatory fields: {missing}")
+    entry = {
+        k: model[k]
+        for k in ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+        if k in model
+    }
+    flavors = model.get("flavors") if isinstance(model.get("flavors"), dict) else {}
+    entry["flavors"] = {
+        name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+        for name, conf in flavors.items()
+    }
+    history = store.get_run(run_id).data.tags.get(LOGGED_MODELS_TAG)
+    entries = orjson.loads(history) if history else []
+    entries.append(entry)
+    store.log_batch(run_id, tags=[Tag(LOGGED_MODELS_TAG, orjson.dumps(entries).decode())])
     return empty_response()
 
 

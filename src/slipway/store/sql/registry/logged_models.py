@@ -219,7 +219,7 @@ def delete_tag(conn: Connection, model_id: str, key: str) -> None:
     active_logged_model_row(conn, model_id)
     where = (logged_model_tags.c.model_id == model_id, logged_model_tags.c.key == key)
     if not conn.execute(delete(logged_model_tags).where(*where)).rowcount:
-        raise ResourceDoesNotExist(f"Logged model '{model_id}' has no tag '{key}'.")
+        raise ResourceDoesNotExist(f"No tag with key {key!r} found for model with ID {model_id!r}.")
 
 
 def search_query(

@@ -57,6 +57,7 @@ from slipway.store.sql.registry.validation import (
     validate_action,
     validate_event_field,
     validate_model_name,
+    validate_source,
     validate_tag,
     validate_version,
 )
@@ -227,8 +228,7 @@ class SqlRegistryStore(RegistryStore):
         actor: str | None = None,
     ) -> ModelVersion:
         name = validate_model_name(name)
-        if not isinstance(source, str) or not source:
-            raise InvalidParameterValue("Missing value for required parameter 'source'.")
+        source = validate_source(source)
         tag_rows = [validate_tag(k, v) for k, v in (tags or {}).items()]
         who = actor or current_user()
         return self._write(
