@@ -1,7 +1,8 @@
 """Multipart artifact upload through the proxy: `POST mpu/create|complete|abort/<path>`.
 
 The mlflow client uploads a large file (at least `MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE`,
-500 MB by default) in parts when server-info says the server can: `create` answers one
+500 MB by default) in parts when server-info says the server can. The URL names the folder
+and the body's `path` the client's local file, whose base name the file gets. `create` answers one
 upload URL per part, the client PUTs each part there (in parallel), then `complete` with
 the parts in order, or `abort`. Behind a cloud bucket MLflow hands out presigned URLs; here
 the URLs point back at this server (`mpu/parts/<upload id>/<part number>`), which keeps
@@ -12,6 +13,7 @@ them into the final file in order. Mounted under the artifact proxy's prefixes.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import uuid
 from collections.abc import Iterator
@@ -42,11 +44,10 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 @router.post("/mpu/create/{path:path}")
 def create_multipart_upload(request: Request, path: str, body: RawBody) -> Response:
-    """Start an upload of `path` in `num_parts` parts: an upload id and a URL per part."""
-    _target(path)
+    """Start an upload into folder `path` in `num_parts` parts: an upload id and a URL per
+    part."""
     fields = Fields(parse_json_object(body))
-    if fields.string("path") is None:
-        raise InvalidParameterValue("Missing value for required parameter 'path'.")
+    _target(path, fields)
     num_parts = fields.integer("num_parts", 1, minimum=1, maximum=MAX_PARTS)
     upload_id = uuid.uuid4().hex
     base = str(request.base_url).rstrip("/") + _prefix(request) + "/mpu/parts"
@@ -68,9 +69,9 @@ def upload_part(request: Request, upload_id: str, part_number: str, body: RawBod
 
 @router.post("/mpu/complete/{path:path}")
 def complete_multipart_upload(request: Request, path: str, body: RawBody) -> Response:
-    """Join the listed parts, in part-number order, into the file at `path`."""
-    target = _target(path)
+    """Join the listed parts, in part-number order, into the file in folder `path`."""
     fields = Fields(parse_json_object(body))
+    target = _target(path, fields)
     upload_id = _upload_id(fields.string("upload_id"))
     parts = fields.objects("parts")
     if not parts:
@@ -94,9 +95,10 @@ def complete_multipart_upload(request: Request, path: str, body: RawBody) -> Res
 
 @router.post("/mpu/abort/{path:path}")
 def abort_multipart_upload(request: Request, path: str, body: RawBody) -> Response:
-    """Drop an upload's parts (nothing is written at `path`)."""
-    _target(path)
-    upload_id = _upload_id(Fields(parse_json_object(body)).string("upload_id"))
+    """Drop an upload's parts (nothing is written)."""
+    fields = Fields(parse_json_object(body))
+    _target(path, fields)
+    upload_id = _upload_id(fields.string("upload_id"))
     try:
         artifact_roots(request).proxy.delete(f"{STAGING}/{upload_id}")
     except ResourceDoesNotExist:
@@ -119,10 +121,14 @@ def _joined(
             )
 
 
-def _target(path: str) -> str:
-    rel = safe_artifact_path(path)
-    if not rel or rel.split("/")[0] == STAGING:
-        raise InvalidParameterValue("A multipart upload needs a file path below the root.")
+def _target(folder: str, fields: Fields) -> str:
+    """Where the file goes: the URL's folder and the base name of the client's local file
+    (the body's `path`), as MLflow's artifact repositories place it."""
+    local = fields.string("path", required=True)
+    name = posixpath.basename(local.replace("\\", "/"))  # type: ignore[union-attr]
+    rel = safe_artifact_path(f"{folder.rstrip('/')}/{name}" if folder else name)
+    if not name or rel.split("/")[0] == STAGING:
+        raise InvalidParameterValue(f"Invalid multipart upload destination {rel!r}.")
     return rel
 
 
