@@ -52,7 +52,8 @@ _DATASET: dict[str, Kind] = {
     "schema": STRING,
     "profile": STRING,
 }
-_RUN: dict[str, Kind] = {"run_id": STRING, "run_uuid": STRING}
+_RUN: dict[str, Kind] = {"run_id": STRING}
+_RUN_OR_UUID: dict[str, Kind] = {"run_id": STRING, "run_uuid": STRING}  # older messages
 _MODEL: dict[str, Kind] = {"name": STRING}
 _VERSION: dict[str, Kind] = {"name": STRING, "version": STRING}
 # slipway's own client adds these to registry changes (the audit trail's why).
@@ -87,16 +88,16 @@ MESSAGES: dict[tuple[str, str], dict[str, Kind]] = {
         "tags": [_KEY_VALUE],
     },
     ("POST", "runs/update"): {
-        **_RUN,
+        **_RUN_OR_UUID,
         "status": ENUM,
         "end_time": INT64,
         "run_name": STRING,
     },
     ("POST", "runs/delete"): _RUN,
     ("POST", "runs/restore"): _RUN,
-    ("POST", "runs/log-parameter"): {**_RUN, **_KEY_VALUE},
-    ("POST", "runs/log-metric"): {**_RUN, **_METRIC},
-    ("POST", "runs/set-tag"): {**_RUN, **_KEY_VALUE},
+    ("POST", "runs/log-parameter"): {**_RUN_OR_UUID, **_KEY_VALUE},
+    ("POST", "runs/log-metric"): {**_RUN_OR_UUID, **_METRIC},
+    ("POST", "runs/set-tag"): {**_RUN_OR_UUID, **_KEY_VALUE},
     ("POST", "runs/delete-tag"): {**_RUN, "key": STRING},
     ("POST", "runs/log-batch"): {
         **_RUN,
