@@ -17,8 +17,9 @@ repeated field a list; a message an object.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -195,53 +196,72 @@ MESSAGES: dict[tuple[str, str], dict[str, Kind]] = {
 _MESSAGE_PATH = re.compile(r"^/(?:ajax-)?api/2\.0/mlflow/(.+)$")
 _LOGGED_MODEL = re.compile(r"^logged-models/(?!search$)[^/]+")
 
-
-def message_for(method: str, path: str) -> dict[str, Kind] | None:
-    """The message schema of a request to `path` (None when it is not an MLflow message)."""
-    match = _MESSAGE_PATH.match(path)
-    if match is None:
-        return None
-    name = _LOGGED_MODEL.sub("logged-models/{model_id}", match.group(1).rstrip("/"))
-    return MESSAGES.get((method, name))
+Checker = Callable[[Any, str], None]  # (value, field name) -> None, or raises
 
 
 def check_body(method: str, path: str, body: Mapping[str, Any]) -> None:
     """Refuse a field of `body` whose JSON type its message does not allow (400)."""
-    schema = message_for(method, path)
-    if schema is not None:
-        _check_message(schema, body, "")
+    check = _checker_for(method, path)
+    if check is not None:
+        check(body, "")
 
 
-def _check_message(schema: Mapping[str, Kind], data: Mapping[str, Any], where: str) -> None:
-    for name, value in data.items():
-        kind = schema.get(name)
-        if kind is None or value is None:
-            continue
-        _check(kind, value, where + name)
+@functools.lru_cache(maxsize=1024)
+def _checker_for(method: str, path: str) -> Checker | None:
+    """The compiled check of the message a request to `path` carries (None: not ours)."""
+    match = _MESSAGE_PATH.match(path)
+    if match is None:
+        return None
+    name = _LOGGED_MODEL.sub("logged-models/{model_id}", match.group(1).rstrip("/"))
+    schema = MESSAGES.get((method, name))
+    return None if schema is None else _COMPILED[(method, name)]
 
 
-def _check(kind: Kind, value: Any, name: str) -> None:
+def _compile(kind: Kind) -> Checker:
+    """A function that checks a value of `kind` (built once per message, at import)."""
     if isinstance(kind, list):
-        if not isinstance(value, list):
+        item = _compile(kind[0])
+
+        def check_list(value: Any, name: str) -> None:
+            if type(value) is not list:
+                raise invalid_value(name, value)
+            for v in value:
+                item(v, name)
+
+        return check_list
+    if isinstance(kind, dict):
+        # Per field: the Python types accepted at once (most values), and the full check.
+        fields = {
+            key: (_FAST_TYPES.get(sub, ()) if isinstance(sub, str) else (), _compile(sub))
+            for key, sub in kind.items()
+        }
+
+        def check_message(value: Any, name: str) -> None:
+            if type(value) is not dict:
+                raise invalid_value(name, value)
+            for key, v in value.items():
+                spec = fields.get(key)
+                if spec is None or v is None or type(v) in spec[0]:
+                    continue
+                spec[1](v, f"{name}.{key}" if name else key)
+
+        return check_message
+    accepts = _SCALARS[kind]
+
+    def check_scalar(value: Any, name: str) -> None:
+        if not accepts(value):
             raise invalid_value(name, value)
-        for item in value:
-            _check(kind[0], item, name)
-    elif isinstance(kind, dict):
-        if not isinstance(value, dict):
-            raise invalid_value(name, value)
-        _check_message(kind, value, name + ".")
-    elif not _SCALAR_CHECKS[kind](value):
-        raise invalid_value(name, value)
+
+    return check_scalar
 
 
 def _is_int64(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
+    kind = type(value)
+    if kind is int:
         return True
-    if isinstance(value, float):
+    if kind is float:
         return value.is_integer()
-    if isinstance(value, str):
+    if kind is str:
         try:
             int(value)
         except ValueError:
@@ -251,11 +271,10 @@ def _is_int64(value: Any) -> bool:
 
 
 def _is_double(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
+    kind = type(value)
+    if kind is float or kind is int:
         return True
-    if isinstance(value, str):
+    if kind is str:
         try:
             float(value)
         except ValueError:
@@ -264,13 +283,21 @@ def _is_double(value: Any) -> bool:
     return False
 
 
-_SCALAR_CHECKS = {
-    STRING: lambda v: isinstance(v, str),
+_SCALARS: dict[str, Callable[[Any], bool]] = {
+    STRING: lambda v: type(v) is str,
     INT64: _is_int64,
     DOUBLE: _is_double,
-    BOOL: lambda v: isinstance(v, bool),
-    ENUM: lambda v: isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)),
+    BOOL: lambda v: type(v) is bool,
+    ENUM: lambda v: type(v) is str or type(v) is int,
 }
+_FAST_TYPES: dict[str, tuple[type, ...]] = {
+    STRING: (str,),
+    INT64: (int,),
+    DOUBLE: (float, int),
+    BOOL: (bool,),
+    ENUM: (str, int),
+}
+_COMPILED = {key: _compile(schema) for key, schema in MESSAGES.items()}
 
 
 def invalid_value(name: str, value: Any) -> InvalidParameterValue:
