@@ -54,6 +54,7 @@ type MlflowExperimentTag { key: String value: String }
 type MlflowExperiment {
   experimentId: String name: String artifactLocation: String lifecycleStage: String
   lastUpdateTime: LongString creationTime: LongString tags: [MlflowExperimentTag!]
+  effectiveTraceArchivalRetention: String workspace: String
 }
 type MlflowRunInfo {
   runId: String runUuid: String runName: String experimentId: String userId: String
