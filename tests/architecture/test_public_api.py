@@ -138,6 +138,7 @@ PUBLIC = {
         "GateCondition",
         "LifecycleStage",
         "LoggedModel",
+        "LoggedModelMetric",
         "LoggedModelStatus",
         "Metric",
         "ModelUri",

@@ -38,6 +38,7 @@ from slipway.errors import (
     FlushError,
     InvalidParameterValue,
     InvalidState,
+    ResourceAlreadyExists,
     ResourceDoesNotExist,
     SlipwayError,
 )
@@ -145,8 +146,16 @@ def set_experiment(
     else:
         experiment = client.get_experiment_by_name(experiment_name)
         if experiment is None:
-            client.create_experiment(experiment_name)
+            try:
+                client.create_experiment(experiment_name)
+            except ResourceAlreadyExists:
+                pass  # another process created it a moment ago: use theirs
             experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                raise ResourceDoesNotExist(
+                    f"Experiment {experiment_name!r} was created and then deleted by someone "
+                    "else before it could be used; call set_experiment again."
+                )
     if experiment.lifecycle_stage == LifecycleStage.DELETED.value:
         raise InvalidState(
             f"Experiment {experiment.name!r} is deleted. Restore it with "
