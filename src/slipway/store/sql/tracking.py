@@ -350,7 +350,9 @@ class SqlTrackingStore(TrackingStore):
         self, run_id: str, key: str, max_points: int = DEFAULT_MAX_POINTS
     ) -> list[Metric]:
         limit = validate_max_results(max_points, 100_000)
-        return self._read(lambda conn: run_stats.thinned_history(conn, run_id, key, limit))
+        return self._read(
+            lambda conn: run_stats.thinned_history(conn, run_id, key, limit, self._mark)
+        )
 
 
 def _planner_stats_stale(conn: Connection) -> bool:

@@ -1,20 +1,42 @@
-"""Seeded data for the UI tests: an experiment of runs with curves, artifacts of every
-previewable kind, a parent with children, and a registered model with two versions.
+"""Fixtures for the web UI tests: a real `slipway server` on loopback with seeded data,
+and Debian's Chromium driven by Playwright.
 
-Everything goes through a `Client` pointed at the server's URL, as a user's code would.
+The data goes in through a `Client` pointed at the server's URL, as a user's code would:
+an experiment of runs with curves, artifacts of every previewable kind, a parent with
+children, and a registered model with two versions. Browser tests skip with a reason
+where Playwright or Chromium is absent, and fail instead with SLIPWAY_REQUIRE_INTEGRATION=1.
 """
 
 from __future__ import annotations
 
 import io
-import json
+import os
 import random
+import socket
 import struct
+import threading
+import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
 
 from slipway.entities import Metric, Param, Tag
 from slipway.tracking.client import Client
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / ".out" / "ui"
 
 MODEL = "churn-classifier"
 EXPERIMENT = "churn"
@@ -129,8 +151,86 @@ def seed(url: str, runs: int = 12) -> Seeded:
     c.create_model_version(MODEL, f"runs:/{out.worst_run}/model", run_id=out.worst_run)
     c.create_model_version(MODEL, f"runs:/{out.best_run}/model", run_id=out.best_run)
     c.set_registered_model_alias(MODEL, "champion", 1)
-    json.dumps(scores)  # keeps the seeded scores printable when a test fails
     return out
 
 
-__all__ = ["EXPERIMENT", "MODEL", "Seeded", "seed", "tiny_png"]
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class UiServer:
+    url: str
+    seeded: Seeded
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    """`slipway server` (uvicorn on a real socket, in a thread) over seeded SQLite data."""
+    import uvicorn
+
+    from slipway.server.app import create_app
+
+    tmp = tmp_path_factory.mktemp("ui-server")
+    app = create_app(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("slipway server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    yield UiServer(url, seed(url))
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("SLIPWAY_REQUIRE_INTEGRATION") == "1":
+        pytest.fail(f"{reason} (required: SLIPWAY_REQUIRE_INTEGRATION=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Headless Chromium (Debian's package) through Playwright."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("browser tests need the playwright package (pip install playwright)")
+    if not os.path.exists(CHROMIUM):
+        _unavailable(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, ui_server: UiServer) -> Iterator:
+    """A fresh page at 1280x800 on the seeded server; failures keep a screenshot."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=ui_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def shot():
+    """`shot(page, name)` saves a full-page screenshot as a test output (tests/.out/ui/)."""
+    return _shot
