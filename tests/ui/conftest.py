@@ -40,6 +40,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / ".out" / "ui"
 
 MODEL = "churn-classifier"
 EXPERIMENT = "churn"
+MONITOR = "churn-watch"
 
 
 @dataclass
@@ -151,7 +152,47 @@ def seed(url: str, runs: int = 12) -> Seeded:
     c.create_model_version(MODEL, f"runs:/{out.worst_run}/model", run_id=out.worst_run)
     c.create_model_version(MODEL, f"runs:/{out.best_run}/model", run_id=out.best_run)
     c.set_registered_model_alias(MODEL, "champion", 1)
+    c.create_model_version(MODEL, f"runs:/{out.run_ids[9]}/model", run_id=out.run_ids[9])
+    _seed_monitor(url, out.run_ids[9])
     return out
+
+
+def _seed_monitor(url: str, challenger_run: str) -> None:
+    """A monitor of the model with three evaluated windows, an alert, a retrain, and a
+    retrained challenger (version 3) waiting for a person's approval."""
+    from slipway.entities import MonitorWindow
+    from slipway.monitoring import create_monitor
+    from slipway.store.factory import open_monitor_store
+
+    c = Client(url)
+    create_monitor(MONITOR, model=f"{MODEL}@champion", client=c, window="1h")
+    store = open_monitor_store(url)
+    hour = 3_600_000
+    start = 1_764_540_000_000
+    for i, share in enumerate((0.05, 0.12, 0.41)):
+        store.put_monitor_window(
+            MonitorWindow(
+                MONITOR,
+                start + i * hour,
+                start + (i + 1) * hour,
+                "ok" if share < 0.3 else "drift",
+                1000,
+                200,
+                1,
+                {"drift_share": share, "columns.tenure.statistic": share},
+                {},
+                start + (i + 1) * hour,
+            )
+        )
+    store.append_monitor_event(MONITOR, "alert", "drift", "41% of columns drifted")
+    store.append_monitor_event(MONITOR, "retrain", None, "retrained: version 3")
+    monitor = store.get_monitor(MONITOR)
+    state = {
+        **monitor.state,
+        "pending_approval": {"version": 3, "gate": [], "run_id": challenger_run},
+    }
+    store.update_monitor(MONITOR, state=state)
+    store.close()
 
 
 def _free_port() -> int:

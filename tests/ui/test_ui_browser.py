@@ -135,14 +135,34 @@ def test_alias_and_promotion_through_failing_then_passing_gates(page, ui_server,
     shot(page, "model")
 
 
-def test_monitors_and_narrow_dark_layout(browser, ui_server, shot) -> None:
+def test_monitor_page_and_approving_the_waiting_challenger(page, ui_server, shot) -> None:
+    page.goto("/monitors")
+    page.get_by_role("link", name="churn-watch").click()
+    expect(page.get_by_role("heading", name="churn-watch")).to_be_visible()
+    expect(page.get_by_text("active alerts")).to_be_visible()
+    timeline = page.locator("ol.timeline")
+    expect(timeline).to_contain_text("41% of columns drifted")
+    expect(timeline).to_contain_text("retrained: version 3")
+    windows = page.locator("section", has=page.get_by_role("heading", name="Windows"))
+    expect(windows.locator("tbody tr")).to_have_count(3)
+    expect(windows.locator("tbody tr").first).to_contain_text("0.41")
+    report = page.frame_locator("iframe.report")
+    expect(report.get_by_text("Dataset drift").first).to_be_visible()
+    shot(page, "monitor")
+
+    page.get_by_role("link", name="model page").click()
+    expect(page.get_by_role("heading", name="Waiting for approval")).to_be_visible()
+    page.get_by_role("button", name="Approve version 3").click()
+    expect(page.get_by_role("status")).to_have_text("Approved version 3; it was promoted.")
+    expect(page.get_by_role("heading", name="Waiting for approval")).to_have_count(0)
+    assert Client(ui_server.url).get_model_version_by_alias(MODEL, "champion").version == 3
+
+
+def test_narrow_dark_layout(browser, ui_server, shot) -> None:
     context = browser.new_context(
         viewport={"width": 420, "height": 800}, color_scheme="dark", base_url=ui_server.url
     )
     page = context.new_page()
-    page.goto("/monitors")
-    expect(page.get_by_role("heading", name="Monitors")).to_be_visible()
-    expect(page.get_by_text("No monitors yet")).to_be_visible()
     page.goto(f"/runs?e={ui_server.seeded.experiment_id}")
     expect(page.locator("#runs-table")).to_be_visible()
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")

@@ -121,7 +121,7 @@ def parallel_coordinates(
 ) -> str:
     """One polyline per run across `axes` (the last is the metric); rows are (values, label)."""
     esc = html.escape
-    pad_x, pad_t, pad_b = 60, 28, 24
+    pad_x, pad_t, pad_b = 60, 44, 24
     h = height - pad_t - pad_b
     step = (width - 2 * pad_x) / max(1, len(axes) - 1)
     out = [
@@ -134,7 +134,7 @@ def parallel_coordinates(
             f'<line class="frame" x1="{ax:.1f}" y1="{pad_t}" x2="{ax:.1f}" y2="{pad_t + h}"/>'
         )
         out.append(
-            f'<text class="axis-name" x="{ax:.1f}" y="{pad_t - 10}" '
+            f'<text class="axis-name" x="{ax:.1f}" y="{pad_t - 22}" '
             f'text-anchor="middle">{esc(axis.name[:24])}</text>'
         )
         for at in (0.0, 1.0):

@@ -6,7 +6,9 @@ from __future__ import annotations
 from fastapi import Query, Request
 from starlette.responses import Response
 
+from slipway.entities import Run
 from slipway.errors import InvalidParameterValue
+from slipway.tracking.client import Client
 from slipway.ui.charts import axis_of, parallel_coordinates, scatter
 from slipway.ui.context import client
 from slipway.ui.routing import page_router
@@ -24,6 +26,16 @@ def _rows(keys: list[str], values: list[dict[str, object]]) -> list[dict[str, ob
         cells = [v.get(key) for v in values]
         out.append({"key": key, "cells": cells, "differs": len({repr(c) for c in cells}) > 1})
     return out
+
+
+def _curve_metric(c: Client, runs: list[Run], keys: list[str]) -> str:
+    """The first metric with a history (more than one point) in the first run that has it,
+    so the overlaid curves open on a curve rather than on single points."""
+    for key in keys:
+        owner = next(run for run in runs if key in run.data.metrics)
+        if len(c.store.get_metric_history(owner.info.run_id, key, max_results=2).items) > 1:
+            return key
+    return keys[0] if keys else ""
 
 
 @router.get("/compare")
@@ -44,7 +56,7 @@ def compare_page(
     metric_keys = sorted({k for run in runs for k in run.data.metrics})
     params = _rows(param_keys, [run.data.params for run in runs])
     metrics = _rows(metric_keys, [run.data.metrics for run in runs])
-    metric = metric if metric in metric_keys else (metric_keys[0] if metric_keys else "")
+    metric = metric if metric in metric_keys else _curve_metric(c, runs, metric_keys)
     varying = [row["key"] for row in params if row["differs"]]
     param = param if param in param_keys else (varying[0] if varying else "")
     labels = [run.info.run_name or run.info.run_id[:8] for run in runs]
