@@ -1,17 +1,20 @@
 """Reading the UI's HTML forms (urlencoded bodies) and answering a POST with a redirect.
 
-Parsed by hand with the standard library, so `slipway server` needs no form library.
+Parsed by hand with the standard library, so `slipway server` needs no form library. A
+form posted from another site's page (its `Origin` is not this server) is refused: a
+page elsewhere must not be able to move an alias or delete runs through a visitor's
+browser.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import Depends, Request
 from starlette.responses import RedirectResponse
 
-from slipway.errors import BadRequest, InvalidParameterValue
+from slipway.errors import BadRequest, InvalidParameterValue, PermissionDenied
 
 MAX_FORM_BYTES = 1_000_000
 
@@ -40,7 +43,18 @@ class FormFields:
         return [line.strip() for line in self.get(name).splitlines() if line.strip()]
 
 
+def check_same_origin(request: Request) -> None:
+    """Refuse a cross-site form post (browsers send `Origin` with every POST)."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host"):
+        raise PermissionDenied(
+            f"This form was posted from another site ({origin}); "
+            "open the slipway page and submit it from there."
+        )
+
+
 async def form_fields(request: Request) -> FormFields:
+    check_same_origin(request)
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         raise BadRequest("The form is too large.")
@@ -69,4 +83,4 @@ def redirect(url: str, **message: str) -> RedirectResponse:
     return RedirectResponse(target, status_code=303)
 
 
-__all__ = ["Form", "FormFields", "form_fields", "local_url", "redirect"]
+__all__ = ["Form", "FormFields", "check_same_origin", "form_fields", "local_url", "redirect"]
