@@ -1,7 +1,8 @@
 """Benchmark 10: the web UI's server side, at 10,000 runs and with a 1,000,000-point metric.
 
 What a person waits for when they open a page, measured as HTTP round trips to each running
-server on loopback (median of 20 after 2 warm-ups; MLflow 10 after 1):
+server on loopback (median of 20 after 2 warm-ups; MLflow 10 after 1, or 3 when one call
+takes more than 5 s):
 
 - **Runs table**: slipway renders the whole HTML page (`GET /runs?e=…`: 50 runs sorted by a
   metric, 5 metric and 3 param columns, the total count and the pager). The MLflow UI is a
@@ -38,6 +39,8 @@ TABLE_TARGET = Target("<=", 300, "ms")
 RUN_PAGE_TARGET = Target("<=", 500, "ms")
 FILTER = "metrics.m0 > 0.5 and params.p0 = 'v3'"
 ORDER = "metrics.m1 DESC"
+SLOW_SECONDS = 5.0
+SLOW_REPEATS = 3
 COLUMNS = "metrics.m0,metrics.m1,metrics.m2,metrics.m3,metrics.m4,params.p0,params.p1,params.p2"
 
 
@@ -100,8 +103,11 @@ def timed(
             if response.status_code != 200:
                 raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
 
+    t0 = time.perf_counter()
     for _ in range(warmups):
         once()
+    if warmups and (time.perf_counter() - t0) / warmups > SLOW_SECONDS:
+        repeats = min(repeats, SLOW_REPEATS)  # seconds per call: a few samples say enough
     samples = []
     for _ in range(repeats):
         t0 = time.perf_counter()

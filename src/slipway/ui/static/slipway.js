@@ -150,16 +150,18 @@
     }, 150);
   });
 
-  /* Runs table: select all, and say how many are selected. */
+  /* Tables with checkboxes (runs, experiments): select all, say how many are selected, and
+     enable the buttons that need a selection. */
   function setUpSelection(root) {
-    root.querySelectorAll("form.runs-form").forEach(function (form) {
+    root.querySelectorAll("form.select-form").forEach(function (form) {
       if (form._ready) return;
       form._ready = true;
       var all = form.querySelector("input[data-select-all]");
       var count = form.querySelector("[data-selected-count]");
-      function boxes() { return form.querySelectorAll("input[name=r]"); }
+      var pick = "tbody input[type=checkbox]";
+      function boxes() { return form.querySelectorAll(pick); }
       function update() {
-        var n = form.querySelectorAll("input[name=r]:checked").length;
+        var n = form.querySelectorAll(pick + ":checked").length;
         if (count) count.textContent = n ? n + " selected" : "";
         form.querySelectorAll("[data-needs-selection]").forEach(function (b) {
           b.disabled = n < parseInt(b.dataset.needsSelection, 10);
@@ -184,16 +186,18 @@
     root.querySelectorAll(".chart-panel").forEach(setUpChart);
     setUpSelection(root);
     root.querySelectorAll("dialog[data-open]").forEach(function (d) {
-      if (!d.open) d.showModal();
-      var first = d.querySelector("[autofocus]") || d.querySelector("button");
+      d.removeAttribute("data-open");
+      d.addEventListener("close", function () { d.remove(); });  /* Esc, Cancel or ✕ */
+      d.showModal();
+      var first = d.querySelector("[autofocus]:not([disabled])") || d.querySelector("button");
       if (first) first.focus();
     });
   }
 
   document.addEventListener("DOMContentLoaded", function () { setUp(document); });
-  document.addEventListener("htmx:afterSettle", function (ev) { setUp(ev.target); });
+  document.addEventListener("htmx:afterSettle", function () { setUp(document); });  /* idempotent */
   document.addEventListener("click", function (ev) {
     var close = ev.target.closest("[data-close-dialog]");
-    if (close) { var d = close.closest("dialog"); if (d) { d.close(); d.remove(); } }
+    if (close) { var d = close.closest("dialog"); if (d) d.close(); }
   });
 })();
