@@ -58,6 +58,8 @@ def test_artifact_files_are_sandboxed_and_paths_cannot_escape(
     assert download.text.startswith("trained on 10,000 rows")
     escape = http.get(f"/runs/{run}/files", params={"path": "../../server.db"})
     assert escape.status_code == 400
+    missing = http.get(f"/runs/{run}", params={"artifact": "eval/nothing.txt"})
+    assert missing.status_code == 404 and "nothing.txt" in missing.text
 
 
 def test_metric_data_for_charts_is_thinned_to_the_points_asked(

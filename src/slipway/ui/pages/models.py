@@ -11,6 +11,7 @@ store checks the gates again in the same transaction.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from starlette.responses import HTMLResponse, Response
@@ -95,7 +96,7 @@ def model_card(request: Request, name: str, version: int) -> Response:
 
 
 def _back(name: str) -> str:
-    return f"/models/{name}"
+    return "/models/" + quote(name, safe="")
 
 
 @router.post("/models/{name}/alias")

@@ -61,6 +61,8 @@ def artifacts_context(request: Request, run: Run, artifact: str) -> dict[str, An
     shown = None
     folder = artifact
     if artifact and not repo.is_dir(where):
+        if not repo.exists(where):
+            raise ResourceDoesNotExist(f"No artifact {artifact!r} in run {run.info.run_id}.")
         folder = posixpath.dirname(artifact)
         shown = preview(repo, where)
         shown.path = artifact
