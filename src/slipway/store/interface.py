@@ -223,8 +223,10 @@ class TrackingStore(ABC):
     def get_metric_history_thinned(
         self, run_id: str, key: str, max_points: int = DEFAULT_MAX_POINTS
     ) -> list[Metric]:
-        """A metric's history for a chart: every point, or about `max_points` min/max
-        bucket extremes when it is longer (see `slipway.store.sampling`)."""
+        """A metric's history for a chart: every point, or about `max_points` of them
+        chosen per step bucket when it is longer (the lowest and highest of each bucket
+        here, see `slipway.store.sampling`; the SQL store seeks its index instead beyond
+        50,000 steps, see `slipway.store.sql.run_stats`)."""
         points: list[Metric] = []
         token = None
         while True:
