@@ -267,6 +267,7 @@ def page(browser, ui_server: UiServer) -> Iterator:
 def _shot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-picture
     page.screenshot(path=str(path), full_page=True)
     return path
 
