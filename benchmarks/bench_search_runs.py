@@ -57,13 +57,15 @@ def expected(runs: list[dict]) -> list[str]:
 
 
 # --- building the data -------------------------------------------------------------------------
-def build_slipway(db: Path, artifacts: Path, runs: list[dict]) -> tuple[str, float]:
+def build_slipway(
+    db: Path, artifacts: Path, runs: list[dict], experiment: str = EXPERIMENT
+) -> tuple[str, float]:
     from slipway.entities import Metric, Param, RunStatus
     from slipway.store.sql import SqlTrackingStore
 
     store = SqlTrackingStore(f"sqlite:///{db}", str(artifacts))
     t0 = time.perf_counter()
-    exp_id = store.create_experiment(EXPERIMENT)
+    exp_id = store.create_experiment(experiment)
     now = int(time.time() * 1000)
     for i, r in enumerate(runs):
         run_id = store.create_run(
@@ -80,7 +82,9 @@ def build_slipway(db: Path, artifacts: Path, runs: list[dict]) -> tuple[str, flo
     return exp_id, seconds
 
 
-def build_mlflow(db: Path, artifacts: Path, runs: list[dict]) -> tuple[str, float]:
+def build_mlflow(
+    db: Path, artifacts: Path, runs: list[dict], experiment: str = EXPERIMENT
+) -> tuple[str, float]:
     import uuid
 
     from mlflow.store.tracking.dbmodels.models import (
@@ -94,7 +98,7 @@ def build_mlflow(db: Path, artifacts: Path, runs: list[dict]) -> tuple[str, floa
 
     store = SqlAlchemyStore(f"sqlite:///{db}", str(artifacts))
     t0 = time.perf_counter()
-    exp_id = store.create_experiment(EXPERIMENT)
+    exp_id = store.create_experiment(experiment)
     location = store.get_experiment(exp_id).artifact_location
     now = int(time.time() * 1000)
     run_rows, params, metrics, tags = [], [], [], []

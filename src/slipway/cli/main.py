@@ -68,7 +68,7 @@ def server(
         False, "--monitors", help="Also run every monitor on its schedule (as monitor watch)."
     ),
 ) -> None:
-    """Run the tracking server (MLflow REST protocol + artifact proxy)."""
+    """Run the tracking server (MLflow REST protocol + artifact proxy) and the web UI at /."""
     from slipway.server.app import run_server
 
     if monitors:
@@ -84,6 +84,23 @@ def server(
         port=port,
         workers=workers,
     )
+
+
+@app.command("ui")
+def ui(
+    backend_store_uri: str | None = typer.Option(
+        None,
+        envvar="SLIPWAY_TRACKING_URI",
+        help="Metadata store (default: the embedded ./slipway-data/slipway.db).",
+    ),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(5000, help="Port to listen on."),
+) -> None:
+    """Browse experiments, runs and models in the web UI (the server, on the embedded store)."""
+    from slipway.server.app import run_server
+
+    typer.echo(f"slipway web UI at http://{host}:{port}/  (Ctrl+C to stop)")
+    run_server(backend_store_uri=backend_store_uri, host=host, port=port, access_log=False)
 
 
 @app.command("demo")

@@ -34,6 +34,7 @@ from slipway.server.routes import (
 )
 from slipway.server.routes.artifacts import ArtifactRoots
 from slipway.store.factory import open_tracking_store
+from slipway.ui import UiServices, mount_ui
 
 BACKEND_STORE_URI_ENV = "SLIPWAY_SERVER_BACKEND_STORE_URI"
 ARTIFACTS_DESTINATION_ENV = "SLIPWAY_SERVER_ARTIFACTS_DESTINATION"
@@ -111,6 +112,16 @@ def create_app(
     mounts.append(("", monitoring.metrics_router))
     for prefix, router in mounts:
         app.include_router(router, prefix=prefix)
+    # The web UI's pages and static files, at / beside the API.
+    mount_ui(
+        app,
+        UiServices(
+            registry_store=mlflow_registry.registry_store,
+            monitor_store=monitoring.monitor_store,
+            actor=mlflow_registry.actor,
+            resolve_artifact_uri=app.state.artifact_roots.resolve,
+        ),
+    )
     # The plain protocol routes skip FastAPI's routing; the body limit applies first.
     app.add_middleware(DirectDispatch, table=direct_routes(mounts))
     app.add_middleware(

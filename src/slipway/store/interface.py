@@ -37,6 +37,7 @@ from slipway.entities import (
     ViewType,
 )
 from slipway.errors import InvalidParameterValue
+from slipway.store.sampling import DEFAULT_MAX_POINTS, thin_history
 
 # MLflow-compatible limits (mlflow/utils/validation.py).
 MAX_ENTITY_KEY_LENGTH = 250
@@ -203,6 +204,53 @@ class TrackingStore(ABC):
         """MLflow filter grammar; see `slipway.store.search`."""
 
     # --- conveniences every transport gets for free ---------------------------------
+    def count_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        """How many runs `search_runs` would find (for paging); SQL stores count in SQL."""
+        total, token = 0, None
+        while True:
+            found = self.search_runs(
+                experiment_ids,
+                filter_string,
+                run_view_type,
+                SEARCH_MAX_RESULTS_THRESHOLD,
+                None,
+                token,
+            )
+            total += len(found.items)
+            token = found.next_page_token
+            if not token:
+                return total
+
+    def summarize_runs(self, experiment_ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
+        """Per experiment: its number of active runs and the latest run's start time."""
+        out: dict[str, tuple[int, int | None]] = {}
+        for experiment_id in experiment_ids:
+            latest = self.search_runs([experiment_id], max_results=1).items
+            start = latest[0].info.start_time if latest else None
+            out[experiment_id] = (self.count_runs([experiment_id]), start)
+        return out
+
+    def get_metric_history_thinned(
+        self, run_id: str, key: str, max_points: int = DEFAULT_MAX_POINTS
+    ) -> list[Metric]:
+        """A metric's history for a chart: every point, or about `max_points` of them
+        chosen per step bucket when it is longer (the lowest and highest of each bucket
+        here, see `slipway.store.sampling`; the SQL store seeks its index instead beyond
+        50,000 steps, see `slipway.store.sql.run_stats`)."""
+        points: list[Metric] = []
+        token = None
+        while True:
+            page = self.get_metric_history(run_id, key, page_token=token)
+            points.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                return thin_history(points, max_points)
+
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.log_batch(run_id, params=[Param(key, str(value))])
 

@@ -46,8 +46,9 @@ from slipway.store.interface import (
     TrackingStore,
 )
 from slipway.store.names import generate_run_name
+from slipway.store.sampling import DEFAULT_MAX_POINTS
 from slipway.store.search import decode_page_token, parse_filter, parse_order_by_list
-from slipway.store.sql import experiments, hot_paths, run_search, runs
+from slipway.store.sql import experiments, hot_paths, run_search, run_stats, runs
 from slipway.store.sql.experiments import DEFAULT_EXPERIMENT_ID
 from slipway.store.sql.locations import normalize_root
 from slipway.store.sql.registry import logged_models
@@ -353,6 +354,34 @@ class SqlTrackingStore(TrackingStore):
         query = run_search.search_runs_query(exp_ids, comparisons, order_keys, stages, self.dialect)
         build = runs.runs_from_rows
         return self._read(lambda conn: page(conn, query, offset, limit, build))
+
+    def count_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        run_view_type: ViewType = ViewType.ACTIVE_ONLY,
+    ) -> int:
+        if isinstance(experiment_ids, str | int):
+            experiment_ids = [str(experiment_ids)]
+        exp_ids = [parse_experiment_id(e) for e in experiment_ids or ()]
+        stages = parse_view_type(run_view_type).stages()
+        comparisons = parse_filter(filter_string, target="runs")
+        if not exp_ids:
+            return 0
+        query = run_search.search_runs_query(exp_ids, comparisons, [], stages, self.dialect)
+        return self._read(lambda conn: int(conn.execute(run_stats.count_query(query)).scalar()))
+
+    def summarize_runs(self, experiment_ids: Sequence[str]) -> dict[str, tuple[int, int | None]]:
+        exp_ids = [parse_experiment_id(e) for e in experiment_ids]
+        return self._read(lambda conn: run_stats.run_summaries(conn, exp_ids))
+
+    def get_metric_history_thinned(
+        self, run_id: str, key: str, max_points: int = DEFAULT_MAX_POINTS
+    ) -> list[Metric]:
+        limit = validate_max_results(max_points, 100_000)
+        return self._read(
+            lambda conn: run_stats.thinned_history(conn, run_id, key, limit, self._mark)
+        )
 
 
 def _planner_stats_stale(conn: Connection) -> bool:
