@@ -321,9 +321,16 @@ class SqlTrackingStore(TrackingStore):
         offset = decode_page_token(page_token)
         if not exp_ids:
             return PagedList([], None)
-        query = run_search.search_runs_query(exp_ids, comparisons, order_keys, stages, self.dialect)
-        build = runs.runs_from_rows
-        return self._read(lambda conn: page(conn, query, offset, limit, build))
+        dialect = self.dialect
+
+        def search(conn: Connection) -> PagedList[Run]:
+            driver = run_search.choose_driver(conn, comparisons, dialect)
+            query = run_search.search_runs_query(
+                exp_ids, comparisons, order_keys, stages, dialect, driver
+            )
+            return page(conn, query, offset, limit, runs.runs_from_rows)
+
+        return self._read(search)
 
 
 def _planner_stats_stale(conn: Connection) -> bool:
