@@ -532,7 +532,7 @@ class Session:
                 raise
         return server
 
-    def start_server(self, name: str, mlflow_jobs: bool = False) -> Server:
+    def start_server(self, name: str, mlflow_jobs: bool = False, label: str = "") -> Server:
         """Start a server and wait until it answers; the session stops it at the end.
 
         `mlflow server` also starts a job runner and a pool of huey consumers for its GenAI
@@ -541,7 +541,7 @@ class Session:
         benchmark reports what they add.
         """
         port = free_port()
-        label = f"{name}-jobs" if mlflow_jobs else name
+        label = label or (f"{name}-jobs" if mlflow_jobs else name)
         db = self.path(f"{label}-server.db")
         artifacts = self.path(f"{label}-server-artifacts")
         artifacts.mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ import numpy as np
 from slipway.entities import (
     DatasetInput,
     Experiment,
+    LazyRun,
     Metric,
     PagedList,
     Param,
@@ -343,7 +344,8 @@ class RestTrackingStore(TrackingStore):
         }
         if page_token:
             body["page_token"] = page_token
-        return paged(self._post("/runs/search", body), "runs", Run.from_dict)
+        # Runs decode their data on first use: most callers of a search read only `info`.
+        return paged(self._post("/runs/search", body), "runs", LazyRun)
 
     def close(self) -> None:
         """Nothing to release: the session belongs to whoever made it (see `shared_session`)."""
