@@ -360,7 +360,7 @@ class LazyRun(Run):
 
     __slots__ = ("_raw_data",)
 
-    def __init__(self, d: dict[str, Any]) -> None:  # noqa: D107 (the protocol's run object)
+    def __init__(self, d: dict[str, Any]) -> None:  # d: the protocol's run object
         self._raw_data = d.get("data") or {}
         self.info = RunInfo.from_dict(d["info"])
         self.inputs = [
