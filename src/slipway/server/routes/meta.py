@@ -42,6 +42,8 @@ async def server_info(request: Request) -> Response:
             "artifacts_proxied": request.app.state.artifact_roots.serve_artifacts,
             "server": "slipway",
             "version": __version__,
+            # slipway's own routes a slipway client may use (see routes/slipway_api.py).
+            "slipway_capabilities": ["runs/end"],
         }
     )
 

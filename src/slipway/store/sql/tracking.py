@@ -235,6 +235,26 @@ class SqlTrackingStore(TrackingStore):
             lambda cur: hot_paths.update_run(cur, mark, dialect, run_id, values)
         )
 
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: int,
+        metrics: tuple[Sequence[str], Sequence[float], Sequence[int], Sequence[int]] | None = None,
+    ) -> RunInfo:
+        """The run's last metric points and its end in one transaction."""
+        values = {"status": validate_status(status), "end_time": int(end_time)}
+        points = hot_paths.prepare_metric_columns(*metrics) if metrics is not None else None
+        run_id = str(run_id)
+        mark, dialect = self._mark, self.dialect
+
+        def end(cur: Any) -> RunInfo:
+            if points is not None:
+                hot_paths.log_metric_points(cur, mark, dialect, run_id, points)
+            return hot_paths.update_run(cur, mark, dialect, run_id, values)
+
+        return self._write_cursor(end)
+
     def delete_run(self, run_id: str) -> None:
         self._write(lambda conn: runs.delete_run(conn, run_id))
 
