@@ -83,6 +83,9 @@ class Sizes:
     cold_loads: int = 3
     serve_seconds: float = 15.0  # each load measurement of the serving benchmark
     serve_warmup_requests: int = 300
+    contention_writers: int = 8  # benchmark 9: writer processes, runs each, search threads
+    contention_runs: int = 200
+    contention_readers: int = 32
 
 
 FULL = Sizes()
@@ -100,6 +103,9 @@ QUICK = Sizes(
     cold_loads=1,
     serve_seconds=3.0,
     serve_warmup_requests=100,
+    contention_writers=4,
+    contention_runs=20,
+    contention_readers=8,
 )
 
 
