@@ -1,5 +1,6 @@
 """Loading a scikit-learn model must not import torch (seconds, hundreds of MiB) just
-because it is installed, and must trust exactly the types skops trusts on its own."""
+because it is installed, and must trust exactly the types skops trusts on its own (the
+ufunc names included, which slipway computes with a faster `whichmodule`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ _REPORT = (
     "import json, sys\n"
     "from skops.io import _trusted_types as t\n"
     "print(json.dumps({'torch': 'torch' in sys.modules, 'trusted': sorted(\n"
-    "    t.SKLEARN_ESTIMATOR_TYPE_NAMES + t.SKLEARN_INTERNAL_TYPE_NAMES)}))\n"
+    "    t.SKLEARN_ESTIMATOR_TYPE_NAMES + t.SKLEARN_INTERNAL_TYPE_NAMES\n"
+    "    + t.SCIPY_UFUNC_TYPE_NAMES + t.NUMPY_UFUNC_TYPE_NAMES\n"
+    "    + t.NUMPY_DTYPE_TYPE_NAMES + t.PRIMITIVE_TYPE_NAMES)}))\n"
 )
 
 

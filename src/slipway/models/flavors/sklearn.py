@@ -25,12 +25,15 @@ otherwise). MLflow itself loads any sklearn model only with
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import logging
 import pickle
 import sys
 import threading
 import types
+import warnings
 import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -230,7 +233,7 @@ def skops_io(purpose: str) -> Any:
     # rather than see a half-initialised module or the stand-ins.
     with _SKOPS_IMPORT_LOCK:
         if "skops.io" not in sys.modules:
-            with _without_array_api_shims():
+            with _without_array_api_shims(), _indexed_skops_type_names():
                 sio = import_optional("skops.io", purpose)
             _SKOPS_STATE["complete"] = True
             return sio
@@ -242,6 +245,92 @@ def skops_io(purpose: str) -> Any:
                 _extend_estimator_names([cls for _, cls in all_estimators()])
             _SKOPS_STATE["complete"] = True
         return sio
+
+
+class _IndexedTypeNames(importlib.abc.MetaPathFinder):
+    """Runs `skops.io._trusted_types` with an indexed `whichmodule`.
+
+    That module names every NumPy and SciPy ufunc at import; skops' `whichmodule` finds a
+    ufunc's module by trying `getattr(module, name)` on the loaded modules in order, for
+    each of some 400 ufuncs: with scikit-learn loaded, about as long as loading the model.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "skops.io._trusted_types":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        inner = spec.loader
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return inner.create_module(spec)
+
+            def exec_module(self, module: types.ModuleType) -> None:
+                utils = sys.modules["skops.io._utils"]
+                original = utils.whichmodule
+                utils.whichmodule = _indexed_whichmodule(original)
+                try:
+                    inner.exec_module(module)
+                finally:
+                    utils.whichmodule = original
+
+        spec.loader = Loader()
+        return spec
+
+
+def _indexed_whichmodule(original: Any) -> Any:
+    """`skops.io._utils.whichmodule`'s answers, reading plain modules' `__dict__`s.
+
+    The same walk over the loaded modules in order, but a plain module is asked with a dict
+    lookup (a failed `getattr` on a module raises and catches an AttributeError inside);
+    modules that compute attributes (a module `__getattr__`, a module subclass) are still
+    asked with `getattr`, so every answer is the one skops' own function gives.
+    """
+    modules = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name in ("__main__", "__mp_main__"):
+            continue
+        namespace = getattr(module, "__dict__", None)
+        plain = type(module) is types.ModuleType and namespace is not None
+        if plain and "__getattr__" not in namespace:
+            modules.append((name, namespace, None))
+        else:
+            modules.append((name, None, module))
+    missing = object()
+
+    def whichmodule(obj: Any, name: str) -> str:
+        module_name = getattr(obj, "__module__", None)
+        if module_name is not None:
+            return module_name
+        if "." in name:
+            return original(obj, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for mod_name, namespace, module in modules:
+                if namespace is not None:
+                    if namespace.get(name, missing) is obj:
+                        return mod_name
+                    continue
+                try:
+                    if getattr(module, name, None) is obj:
+                        return mod_name
+                except (AttributeError, ImportError):
+                    continue
+        return original(obj, name)
+
+    return whichmodule
+
+
+@contextmanager
+def _indexed_skops_type_names() -> Iterator[None]:
+    finder = _IndexedTypeNames()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 @contextmanager
@@ -281,7 +370,8 @@ def _skops_for_loading(path: Path, purpose: str) -> Any:
         original = utils.all_estimators
         utils.all_estimators = lambda *args, **kwargs: [(c.__name__, c) for c in estimators]
         try:
-            sio = import_optional("skops.io", purpose)
+            with _indexed_skops_type_names():
+                sio = import_optional("skops.io", purpose)
         except BaseException:
             for name in [m for m in sys.modules if m == "skops.io" or m.startswith("skops.io.")]:
                 del sys.modules[name]  # a half-made trust list must not stay behind
