@@ -6,7 +6,7 @@ then run id, as in MLflow.
 
 On SQLite the join order is chosen here, not by the planner: its statistics cannot tell
 a tag shared by half the runs (`team = 'a'`) from one unique per run (`mlflow.runName`),
-so it may start from the filter matching the most rows. `choose_driver` counts (capped)
+so it may start from the filter matching the most rows. `cached_query` counts (capped)
 the rows each key/value filter matches through its covering index and the query starts
 from the smallest, with the other filters as primary-key probes (`CROSS JOIN` keeps that
 order in SQLite). PostgreSQL plans from its own statistics, which the store keeps fresh.
@@ -14,14 +14,17 @@ order in SQLite). PostgreSQL plans from its own statistics, which the store keep
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
     and_,
+    bindparam,
     exists,
     false,
     func,
@@ -34,7 +37,17 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Join
 
 from slipway.store import schema
-from slipway.store.search import ATTRIBUTE, DATASET, METRIC, PARAM, TAG, Comparison, OrderKey
+from slipway.store.search import (
+    ATTRIBUTE,
+    DATASET,
+    METRIC,
+    PARAM,
+    TAG,
+    Comparison,
+    OrderKey,
+    parse_filter,
+    parse_order_by_list,
+)
 from slipway.store.sql.filters import compare, key_value_condition, order_terms
 from slipway.store.sql.runs import RUN_COLUMNS
 
@@ -91,24 +104,65 @@ def _filter_match(kv: Any, cmp: Comparison, dialect: str) -> ColumnElement[bool]
     return and_(kv.c.key == cmp.key, compare(kv.c.value, cmp, dialect))
 
 
-def choose_driver(
-    conn: Connection, comparisons: Sequence[Comparison], dialect: str, cap: int = 20_000
-) -> int | None:
-    """SQLite: the key/value filter matching the fewest rows (counted up to a cap)."""
-    candidates = _key_value_filters(comparisons)
-    if dialect != "sqlite" or len(candidates) < 2:
-        return None
-    best, best_rows = None, cap + 1
-    for n in candidates:
-        cmp = comparisons[n]
-        kv = _KEY_VALUE_TABLES[cmp.entity_type]
-        matching = (
-            select(literal(1)).select_from(kv).where(_filter_match(kv, cmp, dialect))
-        ).limit(best_rows)
-        rows = conn.execute(select(func.count()).select_from(matching.subquery())).scalar_one()
-        if rows < best_rows:
-            best, best_rows = n, rows
-    return best
+def _count_query(cmp: Comparison, dialect: str) -> Select[Any]:
+    """How many rows of its table match `cmp`, up to the bound parameter `cap`."""
+    kv = _KEY_VALUE_TABLES[cmp.entity_type]
+    matching = select(literal(1)).select_from(kv).where(_filter_match(kv, cmp, dialect))
+    capped = matching.limit(bindparam("cap", type_=Integer)).subquery()
+    return select(func.count()).select_from(capped)
+
+
+@functools.lru_cache(maxsize=256)
+def cached_search(
+    experiment_ids: tuple[int, ...],
+    filter_string: str,
+    order_by: tuple[str, ...],
+    stages: tuple[str, ...],
+    dialect: str,
+) -> tuple[list[Comparison], list[OrderKey], list[Select[Any] | None], dict[Any, Select[Any]]]:
+    """The parsed search and its count queries, kept for the next identical search.
+
+    Building SQLAlchemy statements costs about as much as a small search itself, and
+    dashboards repeat the same search. Returns the comparisons, the order keys, one count
+    query per comparison (None where it cannot drive), and a dict the caller fills with the
+    search query per driver.
+    """
+    comparisons = parse_filter(filter_string, target="runs")
+    order_keys = parse_order_by_list(list(order_by), target="runs")
+    drivable = set(_key_value_filters(comparisons))
+    counts = [
+        _count_query(cmp, dialect) if n in drivable else None for n, cmp in enumerate(comparisons)
+    ]
+    return comparisons, order_keys, counts, {}
+
+
+def cached_query(
+    experiment_ids: tuple[int, ...],
+    filter_string: str,
+    order_by: tuple[str, ...],
+    stages: tuple[str, ...],
+    dialect: str,
+    conn: Connection,
+    cap: int = 20_000,
+) -> Select[Any]:
+    """The search query for these arguments, starting from the best driver (see above)."""
+    comparisons, order_keys, counts, queries = cached_search(
+        experiment_ids, filter_string, order_by, stages, dialect
+    )
+    driver = None
+    candidates = [n for n, q in enumerate(counts) if q is not None]
+    if dialect == "sqlite" and len(candidates) >= 2:
+        best_rows = cap + 1
+        for n in candidates:
+            rows = conn.execute(counts[n], {"cap": best_rows}).scalar_one()
+            if rows < best_rows:
+                driver, best_rows = n, rows
+    query = queries.get(driver)
+    if query is None:
+        query = queries[driver] = search_runs_query(
+            list(experiment_ids), comparisons, order_keys, list(stages), dialect, driver
+        )
+    return query
 
 
 def search_runs_query(
@@ -121,7 +175,7 @@ def search_runs_query(
 ) -> Select[Any]:
     """The runs (rows of `RUN_COLUMNS`) of `experiment_ids` in `stages` that match, in order.
 
-    With `driver` (see `choose_driver`), the query starts from that filter's rows.
+    With `driver` (see `cached_query`), the query starts from that filter's rows.
     """
     conds: list[ColumnElement[bool]] = [
         runs.c.experiment_id.in_(list(experiment_ids)),
@@ -197,4 +251,4 @@ def _dataset_condition(cmp: Comparison, dialect: str) -> ColumnElement[bool]:
     return exists(sub)
 
 
-__all__ = ["choose_driver", "search_runs_query"]
+__all__ = ["cached_query", "search_runs_query"]

@@ -348,21 +348,20 @@ class SqlTrackingStore(TrackingStore):
     ) -> PagedList[Run]:
         if isinstance(experiment_ids, str | int):
             experiment_ids = [str(experiment_ids)]
-        exp_ids = [parse_experiment_id(e) for e in experiment_ids or ()]
+        exp_ids = tuple(parse_experiment_id(e) for e in experiment_ids or ())
         limit = validate_max_results(max_results)
-        stages = parse_view_type(run_view_type).stages()
-        comparisons = parse_filter(filter_string, target="runs")
-        order_keys = parse_order_by_list(order_by, target="runs")
+        stages = tuple(parse_view_type(run_view_type).stages())
+        filter_string = filter_string or ""
+        order = tuple(order_by or ())
+        # Parsed here too, so a bad filter is refused before the database is touched.
+        run_search.cached_search(exp_ids, filter_string, order, stages, self.dialect)
         offset = decode_page_token(page_token)
         if not exp_ids:
             return PagedList([], None)
         dialect = self.dialect
 
         def search(conn: Connection) -> PagedList[Run]:
-            driver = run_search.choose_driver(conn, comparisons, dialect)
-            query = run_search.search_runs_query(
-                exp_ids, comparisons, order_keys, stages, dialect, driver
-            )
+            query = run_search.cached_query(exp_ids, filter_string, order, stages, dialect, conn)
             return page(conn, query, offset, limit, runs.runs_from_rows)
 
         return self._read(search)
