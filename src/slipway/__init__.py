@@ -42,6 +42,7 @@ from slipway.errors import (
     Unauthenticated,
     UnsafeModelFormat,
 )
+from slipway.tracking.autolog import autolog
 from slipway.tracking.client import Client
 from slipway.tracking.fluent import (
     ActiveRun,
@@ -78,6 +79,7 @@ _LAZY_MODULES = {
     "lightgbm",
     "pytorch",
     "onnx",
+    "optuna",
     "models",
     "monitoring",
     "serving",
@@ -133,6 +135,7 @@ __all__ = [
     "UnsafeModelFormat",
     "ViewType",
     "active_run",
+    "autolog",
     "delete_tag",
     "end_run",
     "flush",

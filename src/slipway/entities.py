@@ -325,12 +325,17 @@ class Run:
     data: RunData = field(default_factory=RunData)
     inputs: list[DatasetInput] = field(default_factory=list)
     model_outputs: list[dict[str, Any]] = field(default_factory=list)
+    # Logged models the run used as inputs (`log_inputs(models=…)`): [{"model_id": …}].
+    model_inputs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        inputs: dict[str, Any] = {"dataset_inputs": [i.to_dict() for i in self.inputs]}
+        if self.model_inputs:
+            inputs["model_inputs"] = list(self.model_inputs)
         return {
             "info": self.info.to_dict(),
             "data": self.data.to_dict(),
-            "inputs": {"dataset_inputs": [i.to_dict() for i in self.inputs]},
+            "inputs": inputs,
             "outputs": {"model_outputs": list(self.model_outputs)},
         }
 
@@ -343,6 +348,7 @@ class Run:
                 DatasetInput.from_dict(i) for i in (d.get("inputs") or {}).get("dataset_inputs", [])
             ],
             model_outputs=list((d.get("outputs") or {}).get("model_outputs", [])),
+            model_inputs=list((d.get("inputs") or {}).get("model_inputs", [])),
         )
 
 
@@ -634,6 +640,48 @@ _LOGGED_MODEL_NUMBERS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedModelMetric:
+    """A metric point linked to a logged model (`log_metric(..., model_id=…)`), with the run
+    and the dataset it was measured on; MLflow's `Metric` with its model fields."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    model_id: str
+    run_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": self.key,
+            "value": encode_float(self.value),
+            "timestamp": self.timestamp,
+            "step": self.step,
+            "model_id": self.model_id,
+        }
+        for name in ("run_id", "dataset_name", "dataset_digest"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoggedModelMetric:
+        return cls(
+            key=d["key"],
+            value=decode_float(d["value"]),
+            timestamp=int(d.get("timestamp") or 0),
+            step=int(d.get("step") or 0),
+            model_id=d.get("model_id") or "",
+            run_id=d.get("run_id") or None,
+            dataset_name=d.get("dataset_name") or None,
+            dataset_digest=d.get("dataset_digest") or None,
+        )
+
+
 @dataclass(slots=True)
 class LoggedModel:
     """An MLflow 3 logged model (`models:/m-<id>`): a model's files, outside any run folder."""
@@ -650,6 +698,7 @@ class LoggedModel:
     model_type: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    metrics: list[LoggedModelMetric] = field(default_factory=list)
 
     @property
     def model_uri(self) -> str:
@@ -670,7 +719,13 @@ class LoggedModel:
             value = getattr(self, key)
             if value is not None:
                 info[key] = value
-        return {"info": info, "data": {"params": _tags_to_list(self.params), "metrics": []}}
+        return {
+            "info": info,
+            "data": {
+                "params": _tags_to_list(self.params),
+                "metrics": [m.to_dict() for m in self.metrics],
+            },
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LoggedModel:
@@ -689,6 +744,7 @@ class LoggedModel:
             model_type=info.get("model_type") or None,
             tags=_tags_from_list(info.get("tags")),
             params=_tags_from_list(data.get("params")),
+            metrics=[LoggedModelMetric.from_dict(m) for m in data.get("metrics") or ()],
         )
 
 
@@ -983,6 +1039,7 @@ __all__ += [
     "GateCheck",
     "GateCondition",
     "LoggedModel",
+    "LoggedModelMetric",
     "LoggedModelStatus",
     "ModelUri",
     "ModelVersion",

@@ -129,33 +129,51 @@ def test_demo_runs_the_model_lifecycle(tmp_path: Path, monkeypatch: pytest.Monke
         timeout=240,
     )
     assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())  # Rich wraps lines at 80 columns
     client = Client()
     exp = client.get_experiment_by_name("churn-demo")
     runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
-    assert set(runs) == {"gbm-baseline", "logreg-challenger", "retrain-on-drift"}
-    assert all(r.data.metrics["accuracy"] > 0.6 for n, r in runs.items() if n != "retrain-on-drift")
+    trained = {"gbm-baseline", "logreg-challenger"}
+    assert set(runs) == {*trained, "retrain-hasty", "retrain-on-drift"}
+    assert all(r.data.metrics["accuracy"] > 0.6 for n, r in runs.items() if n in trained)
     gbm_curve = client.get_metric_history(runs["gbm-baseline"].info.run_id, "val_loss")
     assert [m.step for m in gbm_curve] == list(range(60))
     versions = client.search_model_versions("name = 'churn-classifier'")
-    assert sorted(int(v.version) for v in versions) == [1, 2, 3]
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
     # The better of the two candidates was champion first...
     history = client.get_model_history("churn-classifier")
     holders = [e.new_value for e in history if e.action == "alias_set" and e.field == "champion"]
-    trained = [runs["gbm-baseline"], runs["logreg-challenger"]]
-    best = max(trained, key=lambda r: r.data.metrics["f1"])
+    best = max((runs[n] for n in trained), key=lambda r: r.data.metrics["f1"])
     before_loop = client.get_model_version("churn-classifier", holders[-2])
     assert before_loop.run_id == best.info.run_id
-    # ...until the monitor saw the drift, retrained on fresh data and promoted the result.
+    # ...the hurried retrain (v3) was refused by the gate and never served...
+    refused = [e for e in history if e.action == "challenger_refused"]
+    assert [str(e.version) for e in refused] == ["3"]
+    assert "3" not in holders
+    assert "retrain 1 (a hurried job" in out and "refused" in out
+    # ...the proper one (v4) ran as a shadow beside the champion, was approved and served.
+    assert "shadow: slipway serve --traffic (strategy shadow) sent 150 requests" in out
+    assert "agreed with the champion's on" in out
+    assert "v3 refused, v4 shadowed (agreement" in out  # the loop's summary line
+    approved = [e for e in history if e.action == "approved"]
+    assert [str(e.version) for e in approved] == ["4"] and "shadowed" in approved[0].reason
     champion = client.get_model_version_by_alias("churn-classifier", "champion")
+    assert str(champion.version) == "4"
     assert champion.run_id == runs["retrain-on-drift"].info.run_id
-    assert "now answering with v3" in result.stdout
+    assert "now answering with v4" in out
+    from slipway.monitoring import monitors
+
+    events = [e.kind for e in monitors.monitor_status("churn-demo", client=client).events]
+    assert events.count("retrain_started") == 2
+    verdicts = ("challenger_refused", "awaiting_approval", "promoted")
+    assert [k for k in events if k in verdicts] == list(verdicts)
     # Every answer is in the prediction log, labelled, from both champions.
     from slipway.serving.export import read_predictions
 
     logged = read_predictions("churn-classifier")
     assert len(logged) >= 700
     assert logged["label"].notna().sum() == 700
-    assert {"2", "3"} <= set(logged["model_version"])
+    assert {"2", "4"} <= set(logged["model_version"])
     # The shifted population was caught, with reports to look at.
     reports = Path(os.environ["SLIPWAY_HOME"]) / "reports"
     assert "Dataset drift detected" in (reports / "drift-report.html").read_text()

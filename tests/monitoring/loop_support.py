@@ -196,3 +196,13 @@ def serving(config: Any) -> Iterator[tuple[str, Any]]:
 
     with serve_in_thread(config) as (url, app):
         yield url, app
+
+
+RELEASE_TRAINING = threading.Event()
+
+
+def train_when_released() -> None:
+    """A retrain that takes as long as the test wants (it waits for `RELEASE_TRAINING`)."""
+    if not RELEASE_TRAINING.wait(60):
+        raise RuntimeError("the test never released the training")
+    train_better()

@@ -42,17 +42,32 @@ def test_estimate_is_within_band_of_the_true_metric_under_covariate_shift() -> N
             assert band["sampling_error"] > 0
 
 
-def test_multiclass_accuracy_estimate() -> None:
+def test_multiclass_estimates_are_within_band_of_the_true_metrics() -> None:
+    """Accuracy, macro F1 and one-vs-rest macro ROC AUC, as NannyML estimates them."""
     rng = np.random.default_rng(3)
-    X = rng.normal(0, 1, (6000, 2))
-    y = np.argmax(
-        X @ np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]]) + rng.gumbel(size=(6000, 3)), 1
-    )
-    model = LogisticRegression().fit(X[:3000], y[:3000])
-    estimator = CBPE.fit(y[3000:4500], model.predict_proba(X[3000:4500]), [0, 1, 2])
-    estimate = estimator.estimate(model.predict_proba(X[4500:]), model.predict(X[4500:]))
-    true = accuracy_score(y[4500:], model.predict(X[4500:]))
-    assert estimate["accuracy"]["lower"] <= true <= estimate["accuracy"]["upper"]
+
+    def data(n: int, shift: float) -> tuple[np.ndarray, np.ndarray]:
+        X = rng.normal(0, 1, (n, 2))
+        X[:, 0] += shift  # covariate shift only
+        logits = X @ np.array([[1.0, -1.0, 0.0], [0.0, 1.0, -1.0]])
+        return X, np.argmax(logits + rng.gumbel(size=(n, 3)), 1)
+
+    model = LogisticRegression(C=100).fit(*data(20000, 0.0))  # close to the true P(y | x)
+    X_ref, y_ref = data(5000, 0.0)
+    estimator = CBPE.fit(y_ref, model.predict_proba(X_ref), [0, 1, 2])
+    for shift in (0.0, 0.7):
+        X_win, y_win = data(3000, shift)  # the held-back labels
+        probs, predicted = model.predict_proba(X_win), model.predict(X_win)
+        estimate = estimator.estimate(probs, predicted)
+        truth = {
+            "accuracy": accuracy_score(y_win, predicted),
+            "f1": f1_score(y_win, predicted, average="macro"),
+            "roc_auc": roc_auc_score(y_win, probs, multi_class="ovr", average="macro"),
+        }
+        for name, true_value in truth.items():
+            band = estimate[name]
+            assert band["lower"] <= true_value <= band["upper"], (shift, name, band, true_value)
+            assert band["sampling_error"] > 0
 
 
 def test_measured_metrics_and_rules() -> None:

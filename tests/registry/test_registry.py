@@ -20,7 +20,9 @@ def actions(client: Client, name: str) -> list[str]:
 def test_registered_model_lifecycle(client: Client, make_run, register) -> None:
     model = client.create_registered_model("churn", tags={"team": "risk"}, description="v0")
     assert (model.name, model.tags, model.description) == ("churn", {"team": "risk"}, "v0")
-    with pytest.raises(ResourceAlreadyExists, match="'churn' already exists"):
+    with pytest.raises(
+        ResourceAlreadyExists, match=r"Registered Model \(name=churn\) already exists"
+    ):
         client.create_registered_model("churn")
 
     client.update_registered_model("churn", description="Predicts churn.")
@@ -29,7 +31,7 @@ def test_registered_model_lifecycle(client: Client, make_run, register) -> None:
     renamed = client.rename_registered_model("churn", "churn-classifier")
     assert renamed.description == "Predicts churn."
     assert renamed.tags == {"owner": "ana"}
-    with pytest.raises(ResourceDoesNotExist, match="'churn' does not exist"):
+    with pytest.raises(ResourceDoesNotExist, match="Registered Model with name=churn not found"):
         client.get_registered_model("churn")
 
     # History follows the model across the rename.
@@ -67,15 +69,15 @@ def test_versions_increment_and_snapshot_their_run(client: Client, make_run, reg
     client.delete_model_version("churn", 2)
     # A deleted version's number is never given out again.
     assert register(client, "churn") == 3
-    with pytest.raises(ResourceDoesNotExist, match="no version 2"):
+    with pytest.raises(ResourceDoesNotExist, match=r"version=2\) not found"):
         client.get_model_version("churn", 2)
 
 
 def test_version_of_unknown_model_is_a_clear_error(client: Client, make_run, register) -> None:
-    with pytest.raises(ResourceDoesNotExist, match="'ghost' does not exist"):
+    with pytest.raises(ResourceDoesNotExist, match="Registered Model with name=ghost not found"):
         client.create_model_version("ghost", "/tmp/model")
     client.create_registered_model("real")
-    with pytest.raises(ResourceDoesNotExist, match="no version 7"):
+    with pytest.raises(ResourceDoesNotExist, match=r"version=7\) not found"):
         client.get_model_version("real", 7)
 
 
@@ -121,7 +123,7 @@ def test_aliases(client: Client, make_run, register) -> None:
     for bad in ("v3", "3", "V12", "latest", "LATEST", "has space", ""):
         with pytest.raises(InvalidParameterValue):
             client.set_registered_model_alias("churn", bad, 1)
-    with pytest.raises(ResourceDoesNotExist, match="no version 9"):
+    with pytest.raises(ResourceDoesNotExist, match=r"version=9\) not found"):
         client.set_registered_model_alias("churn", "shadow", 9)
 
     client.delete_registered_model_alias("churn", "challenger")

@@ -18,6 +18,27 @@ import pytest
 
 
 @pytest.fixture
+def mlflow_uri(live_server, monkeypatch: pytest.MonkeyPatch):
+    """Point an unmodified mlflow client at the live server; no retries, no telemetry, no
+    leftover runs."""
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("DO_NOT_TRACK", "true")
+    # mlflow.set_experiment leaves the experiment id in a global and in the environment;
+    # both are cleared afterwards, so a later test's server is not asked for it.
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None, raising=False)
+    mlflow.set_tracking_uri(live_server.url)
+    yield live_server.url
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+
+
+@pytest.fixture
 def http(live_server) -> Iterator[httpx.Client]:
     """A plain HTTP client on the live server's root."""
     with httpx.Client(base_url=live_server.url, timeout=60) as client:

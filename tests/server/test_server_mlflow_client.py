@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -15,25 +14,6 @@ from mlflow.entities import Metric as MlflowMetric  # noqa: E402
 from mlflow.entities import Param as MlflowParam  # noqa: E402
 from mlflow.entities import RunTag as MlflowRunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
-
-
-@pytest.fixture
-def mlflow_uri(live_server, monkeypatch: pytest.MonkeyPatch):
-    """Point mlflow at the live server; no retries, no telemetry, no leftover runs."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server.url)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("DO_NOT_TRACK", "true")
-    # mlflow.set_experiment leaves the experiment id in a global and in the environment;
-    # both are cleared afterwards, so a later test's server is not asked for it.
-    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None, raising=False)
-    mlflow.set_tracking_uri(live_server.url)
-    yield live_server.url
-    while mlflow.active_run() is not None:
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
-    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def test_experiments(mlflow_uri: str) -> None:

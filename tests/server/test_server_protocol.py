@@ -265,7 +265,7 @@ def test_meta_endpoints(http: httpx.Client) -> None:
     assert http.get("/health").text == "OK"
     assert http.get("/version").text == __version__
     info = _ok(http.get("/api/3.0/mlflow/server-info"))
-    assert info["multipart_uploads_enabled"] is False
+    assert info["multipart_uploads_enabled"] is True  # through the proxy's part URLs
     assert info["multipart_downloads_enabled"] is False
 
 

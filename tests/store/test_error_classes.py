@@ -276,9 +276,9 @@ CASES: list[Case] = [
     ),
     ("missing version", lambda w: w.registry.get_model_version("churn", 9), ResourceDoesNotExist),
     (
-        "version from missing run",
-        lambda w: w.registry.create_model_version("churn", f"runs:/{MISSING_RUN}/model"),
-        ResourceDoesNotExist,
+        "version from a source climbing out of its storage",
+        lambda w: w.registry.create_model_version("churn", "s3://bucket/models/../../other"),
+        InvalidParameterValue,
     ),
     (
         "event on missing model",

@@ -25,6 +25,7 @@ from slipway.cli.tracking_uri import TrackingUriOption, client_for
 from slipway.entities import AuditEvent, ModelVersion, PromotionResult
 from slipway.errors import GateFailed, InvalidParameterValue
 from slipway.registry.uri import quote_filter_value
+from slipway.tracking.run_ids import short_ids, shorten
 
 models_app = typer.Typer(
     help="Registered models: versions, aliases, stages, gated promotion, cards, history.",
@@ -34,6 +35,7 @@ models_app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 JsonOption = typer.Option(False, "--json", help="Print JSON for scripts.")
 ReasonOption = typer.Option(None, "--reason", help="Why; kept in the audit trail.")
+WideOption = typer.Option(False, "--wide", "-w", help="Show full run ids and model sources.")
 
 
 def _command(name: str) -> Callable[[F], F]:
@@ -100,6 +102,7 @@ def show(
     name: str = typer.Argument(..., help="Registered model name."),
     version: int | None = typer.Option(None, "--version", "-v", help="Show this version."),
     json_output: bool = JsonOption,
+    wide: bool = WideOption,
     tracking_uri: str | None = TrackingUriOption,
 ) -> None:
     """Show a model, or one version with its lineage (run, params, metrics, data, code)."""
@@ -123,7 +126,7 @@ def show(
             console.print(f"  @{alias} → version {v}", highlight=False, soft_wrap=True)
         for key, value in sorted(model.tags.items()):
             console.print(f"  tag {key} = {value}", highlight=False, soft_wrap=True)
-        _versions_table(name, versions)
+        _versions_table(name, versions, wide)
         return
     lineage = client.get_model_version_lineage(name, version)
     if json_output:
@@ -171,7 +174,9 @@ def show(
         )
 
 
-def _versions_table(name: str, versions: list[ModelVersion]) -> None:
+def _versions_table(name: str, versions: list[ModelVersion], wide: bool = False) -> None:
+    run_ids = [v.run_id for v in versions if v.run_id]
+    shown = dict(zip(run_ids, run_ids, strict=True)) if wide else short_ids(run_ids)
     print_table(
         f"Versions of {name}",
         ["version", "stage", "aliases", "status", "created", "run id", "source"],
@@ -182,11 +187,12 @@ def _versions_table(name: str, versions: list[ModelVersion]) -> None:
                 _aliases(v),
                 v.status,
                 format_time(v.creation_timestamp),
-                v.run_id or "",
-                v.source,
+                shown.get(v.run_id or "", ""),
+                v.source if wide else shorten(v.source),
             )
             for v in versions
         ],
+        wide,
     )
 
 
@@ -194,6 +200,7 @@ def _versions_table(name: str, versions: list[ModelVersion]) -> None:
 def versions(
     name: str = typer.Argument(..., help="Registered model name."),
     json_output: bool = JsonOption,
+    wide: bool = WideOption,
     tracking_uri: str | None = TrackingUriOption,
 ) -> None:
     """List every version of a model, newest first."""
@@ -203,7 +210,7 @@ def versions(
     if json_output:
         print_json({"model_versions": [v.to_dict() for v in found]})
         return
-    _versions_table(name, found)
+    _versions_table(name, found, wide)
 
 
 @_command("set-alias")

@@ -176,7 +176,9 @@ def _print_run(name: str, run: Any) -> None:
     for alert in run.alerts:
         console.print(f"  [red]alert[/] {alert}", highlight=False)
     if run.retrain:
-        console.print(f"  retrain: {run.retrain.get('outcome')}", highlight=False)
+        outcome = run.retrain.get("outcome")
+        note = " in the background" if outcome == "started" else ""
+        console.print(f"  retrain: {outcome}{note}", highlight=False)
 
 
 @_command("run")
@@ -187,12 +189,24 @@ def run(
     json_output: bool = JsonOption,
     tracking_uri: str | None = TrackingUriOption,
 ) -> None:
-    """Evaluate the latest window of a monitor now (or the one holding --at)."""
+    """Evaluate the latest window of a monitor now (or the one holding --at).
+
+    A retrain it starts runs in the background; this command waits for its outcome.
+    """
     from slipway.monitoring import monitors
 
     outcome = monitors.run_monitor(
-        name, at=_at(at), client=client_for(tracking_uri), retrain=not no_retrain
+        name, at=_at(at), client=client_for(tracking_uri), retrain=not no_retrain, wait=False
     )
+    job = monitors.retrain_job(name)
+    if outcome.retrain and job is not None:
+        if not json_output:
+            console.print(
+                f"[bold]{name}[/]: an alert started a retrain ({outcome.retrain['outcome']}); "
+                "waiting for it to finish (other monitors are not held up by it)",
+                highlight=False,
+            )
+        outcome.retrain = job.wait()
     monitors.wait_for_deliveries(timeout=15)
     if json_output:
         print_json(outcome.to_dict())
@@ -290,6 +304,15 @@ def watch(
         else:
             _print_run(name, outcome)
 
+    def report_retrain(name: str, outcome: dict[str, Any]) -> None:
+        detail = outcome.get("error") or (
+            f"challenger v{outcome['challenger']}" if outcome.get("challenger") else ""
+        )
+        console.print(
+            f"[bold]{name}[/] retrain finished: {outcome.get('outcome')} {detail}".rstrip(),
+            highlight=False,
+        )
+
     try:
         monitors.watch(
             names or None,
@@ -297,9 +320,20 @@ def watch(
             client=client_for(tracking_uri),
             stop=stop,
             on_run=report_run,
+            on_retrain=report_retrain,
         )
     except KeyboardInterrupt:
         pass
+    running = [j.monitor for j in monitors.retrain_jobs() if not j.done]
+    if running:
+        console.print(
+            f"Waiting for the retrain of {', '.join(running)} to finish (Ctrl-C abandons it).",
+            highlight=False,
+        )
+        try:
+            monitors.wait_for_retrains()
+        except KeyboardInterrupt:
+            pass
 
 
 def approve(

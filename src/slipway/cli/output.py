@@ -24,13 +24,22 @@ def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+WIDE_WIDTH = 1000  # `--wide`: lines as long as the values, whatever the terminal
+
+
+def print_table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], wide: bool = False
+) -> None:
+    """A table fitted to the terminal; `wide` keeps every value on one line instead."""
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=wide)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+    if wide:
+        Console(width=WIDE_WIDTH, file=console.file).print(table)
+    else:
+        console.print(table)
 
 
 def format_time(ms: int | None) -> str:

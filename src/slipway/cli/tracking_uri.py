@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from slipway.errors import ResourceDoesNotExist
 from slipway.tracking.client import Client
 
 TrackingUriOption = typer.Option(
@@ -24,6 +25,11 @@ def resolve_experiment_id(client: Client, name_or_id: str) -> str:
     experiment = client.get_experiment_by_name(name_or_id)
     if experiment is not None:
         return experiment.experiment_id
+    if not name_or_id.isdigit():
+        raise ResourceDoesNotExist(
+            f"No experiment is named {name_or_id!r}. `slipway experiments list` shows the "
+            "names and ids there are."
+        )
     return client.get_experiment(name_or_id).experiment_id
 
 

@@ -1,9 +1,11 @@
 """The demo's production half: serve the champion, send normal then drifted traffic with
-delayed labels, let a monitor alert a local webhook, retrain and promote; check drift.
+delayed labels, let a monitor alert a local webhook, retrain (a hurried retrain the gates
+refuse, then a proper one), shadow the challenger beside the champion, promote; check drift.
 
-The server is `slipway serve`'s app under uvicorn on a free local port in this process
-(so the demo can flush its prediction log before evaluating); clients talk to it over HTTP
-only. `retrain_on_fresh_data` is the monitor's retrain action (`module:function`).
+The servers are `slipway serve`'s app under uvicorn on free local ports in this process
+(so the demo can flush its prediction log before evaluating); clients talk to them over
+HTTP only. `retrain_hastily` and `retrain_on_fresh_data` are the monitor's retrain actions
+(`module:function`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from slipway.demo.churn import FEATURES, make_churn
 
 MONITOR = "churn-demo"
 RETRAIN_ACTION = "slipway.demo.loop:retrain_on_fresh_data"
-FRESH_DRIFT, FRESH_CONCEPT = 0.6, 1.0  # the population after the price rise
+HASTY_RETRAIN_ACTION = "slipway.demo.loop:retrain_hastily"
+FRESH_DRIFT, FRESH_CONCEPT = 0.4, 2.0  # the population after the price rise
 
 
 @dataclass
@@ -71,6 +74,27 @@ def serving(model_uri: str, tracking_uri: str) -> Iterator[tuple[str, Any]]:
         yield url, app
 
 
+@contextmanager
+def shadowing(primary_uri: str, shadow_uri: str, tracking_uri: str) -> Iterator[str]:
+    """`slipway serve --traffic` with the shadow strategy: `primary_uri` answers, a copy of
+    each request goes to `shadow_uri`; yields the URL (`GET /traffic` has the comparison).
+
+    The demo's monitor watches the production server's log, so this server logs nothing.
+    """
+    from slipway.serving import ServeConfig
+    from slipway.serving.app import serve_in_thread
+
+    traffic = {
+        "name": f"churn-shadow-{os.getpid()}",
+        "variants": {"champion": {"model": primary_uri}, "challenger": {"model": shadow_uri}},
+        "strategy": "shadow",
+        "shadow": {"primary": "champion", "shadow": "challenger", "sample": 1.0},
+    }
+    config = ServeConfig([], tracking_uri=tracking_uri, traffic=traffic, prediction_log=False)
+    with serve_in_thread(config, timeout_s=120) as (url, _):
+        yield url
+
+
 def send_traffic(http: httpx.Client, customers: pd.DataFrame) -> list[dict[str, Any]]:
     """One request per customer; returns the answers (with their request ids)."""
     answers = []
@@ -99,23 +123,38 @@ def check_drift(reference: pd.DataFrame, current: pd.DataFrame, report_path: Pat
     return result
 
 
+def retrain_hastily() -> None:
+    """A retrain done in a hurry: a one-split tree (classes weighted equally) on 150 of
+    last quarter's customers. The demo's first retrain action; the gate refuses it."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    hurried = make_churn(150, seed=29)
+    tree = DecisionTreeClassifier(max_depth=1, class_weight="balanced", random_state=7)
+    _retrain(tree, hurried, "retrain-hasty")
+
+
 def retrain_on_fresh_data() -> None:
-    """The monitor's retrain action: train on customers after the change, register it.
+    """The proper retrain action: 3,000 customers after the change, the baseline's model."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    fresh = make_churn(3000, seed=23, drift=FRESH_DRIFT, concept=FRESH_CONCEPT)
+    _retrain(GradientBoostingClassifier(n_estimators=60, random_state=7), fresh, "retrain-on-drift")
+
+
+def _retrain(model: Any, data: pd.DataFrame, run_name: str) -> None:
+    """Fit `model` on `data` in a tracked run and register it as a new version.
 
     The monitor passes the model and store in environment variables; the new version
     logs its reference (with probabilities) so the next monitor windows compare with it.
     """
-    from sklearn.ensemble import GradientBoostingClassifier
-
     import slipway
 
     slipway.set_tracking_uri(os.environ["SLIPWAY_TRACKING_URI"])
     slipway.set_experiment("churn-demo")
-    fresh = make_churn(3000, seed=23, drift=FRESH_DRIFT, concept=FRESH_CONCEPT)
-    x, y = fresh[FEATURES], fresh["churned"]
-    with slipway.start_run(run_name="retrain-on-drift"):
-        model = GradientBoostingClassifier(n_estimators=60, random_state=7).fit(x, y)
-        slipway.log_params({"model": "GradientBoostingClassifier", "trigger": "monitor"})
+    x, y = data[FEATURES], data["churned"]
+    with slipway.start_run(run_name=run_name):
+        model.fit(x, y)
+        slipway.log_params({"model": type(model).__name__, "trigger": "monitor"})
         slipway.log_reference(
             x, y, predictions=model.predict(x), probabilities=model.predict_proba(x)
         )
@@ -128,13 +167,18 @@ def retrain_on_fresh_data() -> None:
 
 
 __all__ = [
+    "FRESH_CONCEPT",
+    "FRESH_DRIFT",
+    "HASTY_RETRAIN_ACTION",
     "MONITOR",
     "check_drift",
     "RETRAIN_ACTION",
     "Webhook",
     "post_labels",
+    "retrain_hastily",
     "retrain_on_fresh_data",
     "send_traffic",
     "serving",
+    "shadowing",
     "webhook_receiver",
 ]

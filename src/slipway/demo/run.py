@@ -5,14 +5,18 @@ validation-loss curve per boosting stage through the background batcher, final m
 the dataset input, the model in MLmodel format). Each is registered as a version of
 `churn-classifier`; a quality gate decides which one holds `@champion`; the champion is
 loaded back by URI and scores a few customers. Then `slipway serve` serves the champion
-over HTTP, the demo sends it customers and posts their true labels (the prediction log
-keeps both), and a later, shifted population is checked for drift with an HTML report.
+over HTTP and a monitor watches its prediction log: customers and their labels, then a
+shifted population. The monitor alerts a local webhook and retrains: a hurried retrain is
+refused by the gates (the champion keeps serving, the cooldown holds), a proper one waits
+for approval, runs as a shadow beside the champion (`serve --traffic`, strategy shadow),
+is approved and served. A later population is checked for drift with an HTML report.
 Finally it prints where everything went.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,12 +27,16 @@ import slipway
 from slipway import config
 from slipway.demo.churn import FEATURES, make_churn
 from slipway.demo.loop import (
+    FRESH_CONCEPT,
+    FRESH_DRIFT,
+    HASTY_RETRAIN_ACTION,
     MONITOR,
     RETRAIN_ACTION,
     check_drift,
     post_labels,
     send_traffic,
     serving,
+    shadowing,
     webhook_receiver,
 )
 from slipway.errors import GateFailed, MissingDependency
@@ -36,6 +44,8 @@ from slipway.errors import GateFailed, MissingDependency
 console = Console()
 MODEL_NAME = "churn-classifier"
 GATES = ["accuracy>=0.6", "f1>=0.3"]
+RETRAIN_COOLDOWN_S = 3
+SHADOW_REQUESTS = 150
 
 
 def _metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -105,7 +115,9 @@ def _promote(client: slipway.Client, version: int) -> bool:
 
 
 def _close_the_loop(client: slipway.Client, test: pd.DataFrame) -> None:
-    """Serve @champion, watch it with a monitor through normal then drifted traffic."""
+    """Serve @champion and watch it with a monitor through normal then drifted traffic:
+    a hurried retrain is refused, a proper one is shadowed beside the champion, approved
+    and served."""
     import httpx
 
     from slipway.monitoring import monitors
@@ -126,10 +138,11 @@ def _close_the_loop(client: slipway.Client, test: pd.DataFrame) -> None:
             min_rows=100,
             min_labels=100,
             drift_share=0.5,
-            performance=["accuracy drop 0.1"],
+            performance=["accuracy drop 0.06"],
             alerts=["log", f"webhook:{hook.url}"],
-            retrain=RETRAIN_ACTION,
-            promote="auto",
+            retrain=HASTY_RETRAIN_ACTION,
+            retrain_cooldown=f"{RETRAIN_COOLDOWN_S}s",
+            promote="approval",
             client=client,
         )
         console.print(f"[bold]Serving[/] slipway serve models:/{MODEL_NAME}@champion on {url}")
@@ -141,33 +154,136 @@ def _close_the_loop(client: slipway.Client, test: pd.DataFrame) -> None:
             f"  {len(normal)} customers scored, labels posted; monitor {MONITOR}: "
             f"{first.window.status}, alerts {first.alerts or 'none'}"
         )
-        changed = make_churn(400, seed=11, drift=0.6, concept=1.0)
-        answers = send_traffic(http, changed)
-        post_labels(http, answers, changed["churned"])  # the labels arrive later
+        changed = make_churn(400, seed=11, drift=FRESH_DRIFT, concept=FRESH_CONCEPT)
+        answers = send_traffic(http, changed)  # their labels come later
         app.prediction_log.flush()
         with console.status("the monitor evaluates the window, alerts, retrains"):
             second = monitors.run_monitor(MONITOR, client=client)
         console.print(
-            f"  after a price rise, {len(changed)} more customers: monitor {MONITOR}: "
+            f"  after a price rise, {len(changed)} more customers (not labelled yet): monitor "
             f"[bold red]{second.window.status}[/], alerts {', '.join(second.alerts)}; "
             f"webhook received {len(hook.received)} alert(s)"
         )
-        retrain = second.retrain or {}
+        _say_retrain(1, "a hurried job: a one-split tree on 150 customers", second.retrain)
+        again = monitors.run_monitor(MONITOR, client=client)
         console.print(
-            f"  retrain: version {retrain.get('challenger')} is @challenger, "
-            f"outcome [bold]{retrain.get('outcome')}[/]"
+            f"  the monitor again: alerts {again.alerts or 'none (still the same alert)'}, "
+            f"retrain {(again.retrain or {}).get('outcome', 'none')} (cooldown "
+            f"{RETRAIN_COOLDOWN_S} s in the demo, 6 h by default)"
         )
-        if retrain.get("outcome") == "promoted":
+        # The team replaces the hurried job; the new customers' labels arrive.
+        monitors.update_monitor(MONITOR, retrain=RETRAIN_ACTION, client=client)
+        post_labels(http, answers, changed["churned"])
+        app.prediction_log.flush()
+        last = monitors.get_monitor(MONITOR, client=client).state.get("last_retrain", 0)
+        time.sleep(max(0.0, RETRAIN_COOLDOWN_S - (time.time() * 1000 - last) / 1000))
+        with console.status("labels arrived: the monitor measures, alerts, retrains"):
+            third = monitors.run_monitor(MONITOR, client=client)
+        accuracy = third.window.metrics.get("performance.accuracy", float("nan"))
+        console.print(
+            f"  the {len(changed)} labels arrive: monitor [bold red]{third.window.status}[/] "
+            f"(accuracy {accuracy:.3f} on {third.window.labelled_rows} labelled rows), "
+            f"alerts {', '.join(third.alerts)}; webhook received {len(hook.received)} alert(s)"
+        )
+        retrain = third.retrain or {}
+        _say_retrain(2, "the proper job: fresh customers", retrain)
+        if retrain.get("outcome") == "awaiting_approval":
             version = str(retrain["challenger"])
-            deadline = time.monotonic() + 30
-            while send_traffic(http, changed.head(1))[0]["version"] != version:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-            console.print(f"  slipway serve follows @champion: now answering with v{version}")
+            agreed = _shadow_and_approve(client, http, version, changed)
+            refused = second.retrain or {}
+            console.print(
+                f"[bold]Loop[/] alerts: {', '.join([*second.alerts, *third.alerts])}; "
+                f"retrains: v{refused.get('challenger')} {refused.get('outcome')}, "
+                f"v{version} shadowed (agreement {agreed}), approved and served"
+            )
     report = config.home() / "reports" / "monitor-report.html"
     report.parent.mkdir(parents=True, exist_ok=True)
     write_monitor_report(monitors.monitor_status(MONITOR, client=client), str(report))
+
+
+def _shadow_and_approve(
+    client: slipway.Client, http: Any, version: str, customers: pd.DataFrame
+) -> str:
+    """Shadow the challenger beside the champion, approve it (the demo is the person at the
+    gate) and wait until the production server answers with it; returns the agreement."""
+    from slipway.monitoring import monitors
+
+    shadow = _shadow(
+        f"models:/{MODEL_NAME}@champion",
+        f"models:/{MODEL_NAME}/{version}",
+        slipway.get_tracking_uri(),
+        customers,
+    )
+    agreement = shadow.get("agreement")
+    agreed = "n/a" if agreement is None else f"{agreement:.0%}"
+    monitors.approve_challenger(
+        MODEL_NAME,
+        version,
+        f"slipway demo: {shadow['sent']} shadowed requests, agreement {agreed}, "
+        f"{shadow['errors']} errors",
+        client=client,
+    )
+    console.print(f"  [bold green]approved[/]: version {version} is @champion")
+    deadline = time.monotonic() + 30
+    while send_traffic(http, customers.head(1))[0]["version"] != version:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    console.print(f"  slipway serve follows @champion: now answering with v{version}")
+    return agreed
+
+
+def _say_retrain(number: int, what: str, outcome: dict | None) -> None:
+    """One line per retrain: what it made, how it scored against the champion, the verdict."""
+    outcome = outcome or {}
+    verdict = outcome.get("outcome", "none")
+    colour = {"refused": "yellow", "failed": "red"}.get(verdict, "green")
+    line = f"  retrain {number} ({what}): "
+    if outcome.get("challenger"):
+        line += f"version {outcome['challenger']} is @challenger, "
+    if outcome.get("challenger_score") is not None:
+        line += (
+            f"{outcome['metric']} {outcome['challenger_score']:.3f} vs champion "
+            f"v{outcome['champion']} {outcome['champion_score']:.3f} on {outcome['rows']} "
+            "labelled rows, "
+        )
+    line += f"[bold {colour}]{verdict.replace('_', ' ')}[/]"
+    if verdict == "refused":
+        line += ": the champion keeps serving"
+    console.print(line)
+
+
+def _shadow(
+    champion_uri: str, challenger_uri: str, uri: str, customers: pd.DataFrame
+) -> dict[str, Any]:
+    """The challenger as a shadow beside the champion: same requests, answers compared."""
+    import httpx
+
+    with (
+        shadowing(champion_uri, challenger_uri, uri) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        send_traffic(http, customers.head(SHADOW_REQUESTS))
+        deadline = time.monotonic() + 30
+        while True:
+            shadow = http.get("/traffic").json()["shadow"]
+            copied = shadow["sent"] + shadow["dropped"] >= SHADOW_REQUESTS
+            if (copied and not shadow["in_flight"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    agreement = shadow.get("agreement")
+    console.print(
+        f"  shadow: slipway serve --traffic (strategy shadow) sent {shadow['sent']} requests "
+        f"to the challenger too; its answers agreed with the champion's on "
+        f"{'n/a' if agreement is None else f'{agreement:.0%}'} of them; p99 "
+        f"{_ms(shadow['shadow_p99_ms'])} (champion {_ms(shadow['primary_p99_ms'])}), "
+        f"{shadow['errors']} errors"
+    )
+    return shadow
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} ms"
 
 
 def run_demo() -> str:

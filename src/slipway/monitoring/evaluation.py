@@ -29,7 +29,7 @@ from slipway.monitoring.performance import measure
 from slipway.monitoring.profile import Profile
 from slipway.monitoring.reference import load_performance_reference, load_reference
 from slipway.monitoring.spec import MonitorSpec
-from slipway.serving.export import iter_predictions
+from slipway.serving.export import iter_predictions, read_labels
 from slipway.tracking.client import Client
 
 INPUT_PREFIX = "input."
@@ -117,67 +117,63 @@ class WindowData:
 
 
 def read_window(spec: MonitorSpec, start: int, end: int, tracking_uri: str) -> WindowData:
-    """The window's logged rows with their labels, all versions, streamed batch by batch."""
+    """The window's logged rows with their labels, all versions, streamed batch by batch.
+
+    The sample of inputs is drawn on the way: the window's row count comes first (its
+    timestamps alone), so each row can be kept or dropped as it streams past, against a
+    fixed bar that lets through a little more than `sample_rows`; the surplus (the rows
+    with the largest random keys) is cut once at the end.
+    """
+    log = {
+        "since": start,
+        "until": end,
+        "root": spec.prediction_log,
+        "batch_rows": _BATCH_ROWS,
+        "tracking_uri": tracking_uri,
+    }
     limit = spec.sample_rows or None
+    bar = np.inf
+    if limit is not None:
+        total = sum(
+            b.num_rows
+            for b in iter_predictions(spec.model, None, with_labels=False, columns=[], **log)
+        )
+        if total > limit:  # the bar's expected catch is four standard deviations above limit
+            bar = min(1.0, (limit + 4.0 * np.sqrt(limit)) / total)
     rng = np.random.default_rng(start % 2**32)
     outputs: list[pa.Table] = []
-    sample = _Sample(limit)
-    for batch in iter_predictions(
-        spec.model,
-        None,
-        since=start,
-        until=end,
-        root=spec.prediction_log,
-        with_labels=True,
-        batch_rows=_BATCH_ROWS,
-        tracking_uri=tracking_uri,
-    ):
+    kept: list[pa.Table] = []
+    keys: list[np.ndarray] = []
+    for batch in iter_predictions(spec.model, None, with_labels=False, **log):
         names = batch.column_names
         small = [n for n in names if n in _OUTPUT_COLUMNS or n.startswith(PROBABILITY_PREFIX)]
-        outputs.append(batch.select(small))
-        inputs = [n for n in names if n.startswith(INPUT_PREFIX) or n == "prediction"]
-        sample.add(batch.select(inputs), rng.random(batch.num_rows))
+        outputs.append(batch.select(["request_id", *(n for n in small if n != "label")]))
+        inputs = batch.select([n for n in names if n.startswith(INPUT_PREFIX) or n == "prediction"])
+        key = rng.random(batch.num_rows)
+        if np.isfinite(bar):
+            mask = key < bar
+            inputs, key = inputs.filter(pa.array(mask)), key[mask]
+        kept.append(inputs)
+        keys.append(key)
     if not outputs:
         empty = pa.table({})
         return WindowData(empty, empty)
-    return WindowData(pa.concat_tables(outputs), sample.table())
+    sample = pa.concat_tables(kept)
+    if limit is not None and sample.num_rows > limit:
+        every = np.concatenate(keys)
+        sample = sample.take(np.sort(np.argpartition(every, limit)[:limit]))
+    return WindowData(_with_labels(pa.concat_tables(outputs), start, log), sample)
 
 
-class _Sample:
-    """A uniform sample of at most `limit` rows of a stream: the rows with the smallest
-    random keys. Rows whose key cannot make it any more are dropped on arrival, so the
-    sample is compacted (one `take`) only a few times over the stream."""
-
-    def __init__(self, limit: int | None) -> None:
-        self.limit = limit
-        self.parts: list[pa.Table] = []
-        self.keys: list[np.ndarray] = []
-        self.count = 0
-        self.threshold = np.inf
-
-    def add(self, rows: pa.Table, keys: np.ndarray) -> None:
-        if self.limit is not None and np.isfinite(self.threshold):
-            mask = keys < self.threshold
-            rows, keys = rows.filter(pa.array(mask)), keys[mask]
-        self.parts.append(rows)
-        self.keys.append(keys)
-        self.count += len(keys)
-        if self.limit is not None and self.count > 2 * self.limit:
-            self._compact()
-
-    def _compact(self) -> None:
-        assert self.limit is not None
-        keys = np.concatenate(self.keys)
-        chosen = np.sort(np.argpartition(keys, self.limit)[: self.limit])
-        self.parts = [pa.concat_tables(self.parts).take(chosen)]
-        self.keys = [keys[chosen]]
-        self.threshold = float(self.keys[0].max())
-        self.count = self.limit
-
-    def table(self) -> pa.Table:
-        if self.limit is not None and self.count > self.limit:
-            self._compact()
-        return pa.concat_tables(self.parts)
+def _with_labels(outputs: pa.Table, start: int, log: dict[str, Any]) -> pa.Table:
+    """The latest label of each row (null when none came), joined once for the window."""
+    labels = read_labels(since=start, root=log["root"], tracking_uri=log["tracking_uri"])
+    ids = outputs.column("request_id")
+    outputs = outputs.drop_columns(["request_id"])
+    if labels.num_rows == 0:
+        return outputs
+    index = pc.index_in(ids, value_set=labels.column("request_id"))
+    return outputs.append_column("label", labels.column("label").take(index))
 
 
 def evaluate_window(

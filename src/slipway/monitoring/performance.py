@@ -138,13 +138,20 @@ def measure(
         if binary and len(classes) == 2:
             column = int(np.flatnonzero(class_values == pos)[0]) if pos in class_values else 1
             values["roc_auc"] = _auc(y == pos, probs[:, column])
-        index = {c: i for i, c in enumerate(class_values.tolist())}
-        rows = np.array([index.get(v, -1) for v in y.tolist()])
+        rows = _class_index(class_values, y)
         if (rows >= 0).all():
             clipped = np.clip(probs, 1e-15, 1 - 1e-15)
             clipped /= clipped.sum(axis=1, keepdims=True)
             values["log_loss"] = float(-np.mean(np.log(clipped[np.arange(len(y)), rows])))
     return out
+
+
+def _class_index(classes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The position of each value in `classes` (-1 when absent), without a Python loop."""
+    order = np.argsort(classes, kind="stable")
+    ordered = classes[order]
+    at = np.clip(np.searchsorted(ordered, values), 0, len(ordered) - 1)
+    return np.where(ordered[at] == values, order[at], -1)
 
 
 def _binary_scores(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

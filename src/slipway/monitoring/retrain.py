@@ -32,6 +32,7 @@ from slipway.errors import GateFailed
 from slipway.monitoring.evaluation import INPUT_PREFIX
 from slipway.monitoring.performance import LOWER_IS_BETTER, measure
 from slipway.monitoring.spec import ENTRY_POINT_RE, MonitorSpec
+from slipway.monitoring.state import save_state
 from slipway.serving.export import iter_predictions
 from slipway.store.interface import MonitorStore
 from slipway.tracking.client import Client
@@ -41,12 +42,17 @@ _ENV_LOCK = threading.Lock()
 
 
 def should_retrain(spec: MonitorSpec, state: dict[str, Any], fired: list[str]) -> bool:
-    """A new alert on a retrain condition, no pending approval, and the cooldown over."""
+    """A new alert on a retrain condition, no retrain running or waiting for approval, and
+    the cooldown over. A `retraining` mark older than the retrain timeout is stale (its
+    process died)."""
     if not spec.retrain or not fired:
         return False
     if not any(name.split(":")[0] in spec.retrain_on for name in fired):
         return False
     if state.get("pending_approval"):
+        return False
+    running = state.get("retraining")
+    if running and now_ms() - running.get("started", 0) < spec.retrain_timeout_s * 1000:
         return False
     last = state.get("last_retrain")
     return last is None or now_ms() - last >= spec.retrain_cooldown_s * 1000
@@ -60,9 +66,10 @@ def retrain(
     state: dict[str, Any],
     window: MonitorWindow,
 ) -> dict[str, Any]:
-    """Run the action, make its version the challenger, compare, promote or wait."""
-    started = now_ms()
-    state["last_retrain"] = started
+    """Run the action, make its version the challenger, compare, promote or wait.
+
+    The caller records `last_retrain` (the cooldown) before; `state` gets what has to be
+    kept (`pending_approval`)."""
     before = _latest_version(client, spec.model)
     env = {
         "SLIPWAY_MONITOR": monitor_name,
@@ -247,9 +254,7 @@ def approve_challenger(
     client.record_model_event(name, "approved", version, reason=text)
     result = client.promote(name, version, alias=alias or "champion", must_beat=gate, reason=text)
     for monitor in waiting:
-        state = dict(monitor.state)
-        state.pop("pending_approval", None)
-        store.update_monitor(monitor.name, state=state)
+        save_state(store, monitor.name, {"pending_approval": True}, {})
         store.append_monitor_event(
             monitor.name, "promoted", None, text, {"challenger": version, "approved_by": who}
         )

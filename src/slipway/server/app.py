@@ -22,11 +22,14 @@ from slipway.server.errors import install_error_handlers
 from slipway.server.limits import DEFAULT_MAX_BODY_SIZE, BodySizeLimitMiddleware
 from slipway.server.routes import (
     artifacts,
+    graphql,
     logged_models,
     meta,
     mlflow_registry,
     mlflow_tracking,
+    mlflow_ui,
     monitoring,
+    multipart,
     slipway_api,
 )
 from slipway.server.routes.artifacts import ArtifactRoots
@@ -93,11 +96,16 @@ def create_app(
     for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
         mounts += [
             (prefix, logged_models.router),
+            (prefix, mlflow_ui.logged_model_router),
             (prefix, mlflow_registry.router),
             (prefix, mlflow_tracking.router),
         ]
+    mounts.append(("/ajax-api/2.0/mlflow", mlflow_ui.ajax_router))
+    mounts.append(("", mlflow_ui.router))
+    mounts.append(("", graphql.router))
     if serve_artifacts:
         for prefix in ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts"):
+            mounts.append((prefix, multipart.router))
             mounts.append((prefix, artifacts.router))
     mounts.append(("", meta.router))
     mounts.append(("", monitoring.metrics_router))

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from slipway.entities import Metric, RunStatus, ViewType, decode_float
 from slipway.errors import BadRequest, InvalidParameterValue
+from slipway.server.messages import check_body, invalid_value, shown_value
 from slipway.store.interface import TrackingStore
 
 _EMPTY = b"{}"
@@ -56,10 +57,11 @@ def _missing(name: str) -> InvalidParameterValue:
 
 
 def _wrong(name: str, value: Any, expected: str) -> InvalidParameterValue:
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return InvalidParameterValue(f"Invalid value {shown} for parameter '{name}': {expected}.")
+    """MLflow's wording (`Invalid value 5 for parameter 'max_results' supplied: …`), which
+    mlflow users match on, with what was expected."""
+    return InvalidParameterValue(
+        f"Invalid value {shown_value(value)} for parameter '{name}' supplied: {expected}."
+    )
 
 
 def as_int(name: str, value: Any) -> int:
@@ -92,12 +94,10 @@ def as_float(name: str, value: Any) -> float:
 
 
 def as_str(name: str, value: Any) -> str:
-    """A string field; numbers are accepted (clients send experiment ids either way)."""
+    """A string field: a JSON string only; a number is refused, never coerced, as MLflow does."""
     if isinstance(value, str):
         return value
-    if type(value) is int:
-        return str(value)
-    raise _wrong(name, value, "expected a string")
+    raise invalid_value(name, value)
 
 
 class Fields:
@@ -263,7 +263,9 @@ async def request_fields(request: Request) -> Fields:
     """GET and DELETE read the query string; other methods read a JSON object body."""
     if request.method in ("GET", "HEAD", "DELETE"):
         return Fields(request.query_params)
-    return Fields(parse_json_object(await request.body()))
+    body = parse_json_object(await request.body())
+    check_body(request.method, request.scope["path"], body)
+    return Fields(body)
 
 
 async def raw_body(request: Request) -> bytes:

@@ -21,6 +21,7 @@ from slipway.entities import (
     Experiment,
     GateCondition,
     LoggedModel,
+    LoggedModelMetric,
     Metric,
     ModelVersion,
     Monitor,
@@ -159,7 +160,21 @@ class TrackingStore(ABC):
     def delete_tag(self, run_id: str, key: str) -> None: ...
 
     @abstractmethod
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None: ...
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[str] = ()
+    ) -> None:
+        """Record datasets, and logged models (by id), as inputs of a run."""
+
+    @abstractmethod
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The datasets runs of these experiments used: `{experiment_id, name, digest,
+        context?}` each (context from the input's `mlflow.data.context` tag), at most 1000."""
+
+    @abstractmethod
+    def log_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        """Log metric points of a run, each linked to a logged model and the dataset it was
+        measured on (MLflow's `log_metric(model_id=…)`); a point the run already has is
+        linked, not written to its history twice. An unknown model is RESOURCE_DOES_NOT_EXIST."""
 
     @abstractmethod
     def log_outputs(self, run_id: str, models: Sequence[dict[str, Any]]) -> None:
@@ -486,8 +501,11 @@ class RegistryStore(ABC):
         max_results: int = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str]] | None = None,
     ) -> PagedList[LoggedModel]:
-        """`order_by` items are `{"field_name": ..., "ascending": bool}` as in MLflow."""
+        """`order_by` items are `{"field_name": ..., "ascending": bool}` as in MLflow;
+        `datasets` (`{"dataset_name", "dataset_digest"?}` each) limits the metric points
+        that count to those measured on one of them."""
 
     @abstractmethod
     def close(self) -> None:

@@ -314,6 +314,20 @@ logged_model_params = _key_values(
     Column("value", Text, nullable=False),
 )
 
+# Metric points linked to a logged model (revision 0004): `log_metric(model_id=…)` writes
+# one here besides the run's history, with the run and the dataset it was measured on.
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    _owner("model_id", String(64), "logged_models.model_id"),
+    _key(),
+    *_point(step_default=0),
+    Column("run_uuid", String(32)),
+    Column("dataset_name", String(500)),
+    Column("dataset_digest", String(36)),
+    Index("ix_logged_model_metrics_model_key", "model_id", "key"),
+)
+
 
 # Monitors: the definition and state as JSON text; one row per evaluated window (keyed by
 # its start, so re-running a window updates its row); events append (alerts, retrains).
@@ -367,6 +381,7 @@ __all__ = [
     "input_tags",
     "inputs",
     "latest_metrics",
+    "logged_model_metrics",
     "logged_model_params",
     "logged_model_tags",
     "logged_models",

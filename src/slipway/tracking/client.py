@@ -11,7 +11,7 @@ import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slipway import config
 from slipway.artifacts import (
@@ -44,6 +44,9 @@ from slipway.store.interface import (
     MAX_PARAMS_TAGS_PER_BATCH,
     SEARCH_MAX_RESULTS_DEFAULT,
 )
+
+if TYPE_CHECKING:
+    from slipway.tracking.compare import RunComparison
 
 
 class Client(RegistryClient):
@@ -224,6 +227,13 @@ class Client(RegistryClient):
             order_by,
             page_token,
         )
+
+    def compare_runs(self, run_ids: Sequence[str], histories: bool = False) -> RunComparison:
+        """Runs side by side: params (differences marked), latest metrics with deltas to
+        the first run, and with `histories` every metric's full history for curves."""
+        from slipway.tracking.compare import compare_runs
+
+        return compare_runs(self, run_ids, histories=histories)
 
     # --- artifacts -----------------------------------------------------------------
     def artifact_repository(self, run_id: str) -> ArtifactRepository:

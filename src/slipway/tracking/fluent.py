@@ -38,6 +38,7 @@ from slipway.errors import (
     FlushError,
     InvalidParameterValue,
     InvalidState,
+    ResourceAlreadyExists,
     ResourceDoesNotExist,
     SlipwayError,
 )
@@ -45,6 +46,8 @@ from slipway.models.format import Model, ModelInfo
 from slipway.tracking.batching import MetricBatcher
 from slipway.tracking.client import Client, metric_value
 from slipway.tracking.datasets import dataset_input
+from slipway.tracking.system_metrics import SystemMetricsMonitor
+from slipway.tracking.system_metrics import enabled as system_metrics_enabled
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,7 @@ class _FluentState:
         self.clients: dict[str, Client] = {}
         self.batchers: dict[str, MetricBatcher] = {}
         self.valid_keys: set[str] = set()
+        self.monitors: dict[str, SystemMetricsMonitor] = {}
 
 
 _state = _FluentState()
@@ -142,8 +146,16 @@ def set_experiment(
     else:
         experiment = client.get_experiment_by_name(experiment_name)
         if experiment is None:
-            client.create_experiment(experiment_name)
+            try:
+                client.create_experiment(experiment_name)
+            except ResourceAlreadyExists:
+                pass  # another process created it a moment ago: use theirs
             experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                raise ResourceDoesNotExist(
+                    f"Experiment {experiment_name!r} was created and then deleted by someone "
+                    "else before it could be used; call set_experiment again."
+                )
     if experiment.lifecycle_stage == LifecycleStage.DELETED.value:
         raise InvalidState(
             f"Experiment {experiment.name!r} is deleted. Restore it with "
@@ -174,11 +186,14 @@ def start_run(
     parent_run_id: str | None = None,
     tags: dict[str, Any] | None = None,
     description: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start (or resume, with `run_id`) a run and make it active.
 
     While a run is active, a second `start_run` needs `nested=True`; the new run records
-    the active one as its parent (tag `mlflow.parentRunId`).
+    the active one as its parent (tag `mlflow.parentRunId`). `log_system_metrics=True`
+    (default: `$SLIPWAY_ENABLE_SYSTEM_METRICS_LOGGING`) samples CPU, memory, disk, network
+    and GPUs as `system/...` metrics until the run ends.
     """
     client = current_client()
     with _state.lock:
@@ -209,6 +224,10 @@ def start_run(
         active = ActiveRun(run)
         _state.runs.append(active)
         _state.last_run_id = active.info.run_id
+        if system_metrics_enabled(log_system_metrics):
+            monitor = SystemMetricsMonitor(active.info.run_id, client)
+            if monitor.start():
+                _state.monitors[active.info.run_id] = monitor
         return active
 
 
@@ -235,6 +254,9 @@ def end_run(status: str = RunStatus.FINISHED.value, run_id: str | None = None) -
         if run_id is None:
             run_id = _state.runs[-1].info.run_id
         status = RunStatus(str(status).upper()).value
+        monitor = _state.monitors.pop(run_id, None)
+        if monitor is not None:
+            monitor.finish()
         try:
             _end_with_metrics(run_id, status)
         finally:

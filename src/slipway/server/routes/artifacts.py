@@ -93,15 +93,21 @@ def download_artifact(request: Request, path: str) -> Response:
         if not repo.exists(rel):
             raise _no_artifact(rel)
         return Response(media_type=_media_type(rel))
+    return send_file(repo, rel)
+
+
+def send_file(repo: ArtifactRepository, rel: str, *, attachment: bool = False) -> Response:
+    """Stream the file at `rel` of `repo` (404 when there is none). `attachment` asks a
+    browser to save it rather than show it, as MLflow's UI download routes do."""
     try:
         stream = repo.open(rel)
     except ResourceDoesNotExist:
         raise _no_artifact(rel) from None
-    return StreamingResponse(
-        _read_chunks(stream),
-        media_type=_media_type(rel),
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if attachment:
+        name = posixpath.basename(rel).replace('"', "")
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return StreamingResponse(_read_chunks(stream), media_type=_media_type(rel), headers=headers)
 
 
 def _media_type(path: str) -> str:
@@ -166,4 +172,4 @@ def _no_artifact(rel: str) -> ResourceDoesNotExist:
     return ResourceDoesNotExist(f"No artifact at '{rel}' on this server.")
 
 
-__all__ = ["ArtifactRoots", "artifact_roots", "router"]
+__all__ = ["ArtifactRoots", "artifact_roots", "router", "send_file"]

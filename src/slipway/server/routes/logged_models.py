@@ -64,6 +64,10 @@ def search_logged_models(fields: RegistryFields, store: Registry) -> Response:
         ),
         order_by=order_by,
         page_token=fields.string("page_token"),
+        datasets=[
+            {k: as_str(f"datasets.{k}", v) for k, v in item.items() if v is not None}
+            for item in fields.objects("datasets")
+        ],
     )
     body: dict = {"models": [m.to_dict() for m in page.items]}
     if page.next_page_token:

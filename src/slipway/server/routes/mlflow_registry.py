@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from slipway.errors import InvalidParameterValue
+from slipway.server.messages import check_body
 from slipway.server.protocol import Fields, empty_response, json_response, parse_json_object
 from slipway.store.interface import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
@@ -58,6 +59,7 @@ async def registry_fields(request: Request) -> Fields:
     if request.method in ("GET", "HEAD"):
         return Fields(request.query_params)
     body = parse_json_object(await request.body())
+    check_body(request.method, request.scope["path"], body)
     if request.method == "DELETE":
         return Fields({**dict(request.query_params), **body})
     return Fields(body)

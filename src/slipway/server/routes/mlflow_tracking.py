@@ -7,11 +7,23 @@ shapes. The routes are plain `def`s so the blocking store calls run in the threa
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from slipway.artifacts import safe_artifact_path
-from slipway.entities import Dataset, DatasetInput, FileInfo, Metric, Param, Tag, now_ms
+from slipway.entities import (
+    Dataset,
+    DatasetInput,
+    FileInfo,
+    LoggedModelMetric,
+    Metric,
+    Param,
+    Tag,
+    now_ms,
+)
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
 from slipway.server.protocol import (
     Fields,
@@ -30,6 +42,7 @@ from slipway.store.interface import (
     MAX_PARAMS_TAGS_PER_BATCH,
     SEARCH_MAX_RESULTS_DEFAULT,
     SEARCH_MAX_RESULTS_THRESHOLD,
+    TrackingStore,
 )
 
 router = APIRouter()
@@ -184,8 +197,27 @@ def log_metric(fields: RequestFields, store: Store) -> Response:
         fields.integer("timestamp", required=True),
         fields.integer("step", 0),
     )
-    store.log_batch(run_id, metrics=[metric])
+    model_id = fields.string("model_id")
+    if model_id:
+        link = _linked(metric, model_id, run_id, fields.raw)
+        store.log_model_metrics(run_id, [link])
+    else:
+        store.log_batch(run_id, metrics=[metric])
     return empty_response()
+
+
+def _linked(metric: Metric, model_id: str, run_id: str, get: Any) -> LoggedModelMetric:
+    """`metric` linked to a logged model, with the dataset named by `get(field)`."""
+    return LoggedModelMetric(
+        metric.key,
+        metric.value,
+        metric.timestamp,
+        metric.step,
+        model_id,
+        run_id,
+        get("dataset_name") or None,
+        get("dataset_digest") or None,
+    )
 
 
 @router.post("/runs/set-tag")
@@ -209,12 +241,22 @@ def log_batch(fields: RequestFields, store: Store) -> Response:
     params = fields.key_values("params")
     tags = fields.key_values("tags")
     _check_batch_limits(len(raw_metrics), len(params), len(tags))
-    store.log_batch(
-        run_id,
-        metrics=[parse_metric(m) for m in raw_metrics],
-        params=[Param(k, v) for k, v in params],
-        tags=[Tag(k, v) for k, v in tags],
-    )
+    metrics, linked = [], []
+    for raw in raw_metrics:
+        metric = parse_metric(raw)
+        if raw.get("model_id"):
+            linked.append(_linked(metric, raw["model_id"], run_id, raw.get))
+        else:
+            metrics.append(metric)
+    if metrics or params or tags or not linked:
+        store.log_batch(
+            run_id,
+            metrics=metrics,
+            params=[Param(k, v) for k, v in params],
+            tags=[Tag(k, v) for k, v in tags],
+        )
+    if linked:
+        store.log_model_metrics(run_id, linked)
     return empty_response()
 
 
@@ -261,8 +303,13 @@ def log_inputs(fields: RequestFields, store: Store) -> Response:
                 tags=Fields(item).tags(),
             )
         )
-    if inputs:
-        store.log_inputs(run_id, inputs)
+    models = []
+    for item in fields.objects("models"):
+        if not item.get("model_id"):
+            raise InvalidParameterValue("Missing value for required parameter 'models.model_id'.")
+        models.append(item["model_id"])
+    if inputs or models:
+        store.log_inputs(run_id, inputs, models)
     else:
         store.get_run(run_id)  # an unknown run is still a 404
     return empty_response()
@@ -284,6 +331,43 @@ def log_outputs(fields: RequestFields, store: Store) -> Response:
             }
         )
     store.log_outputs(run_id, models)
+    return empty_response()
+
+
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_MODEL_JSON_FIELDS = ("artifact_path", "flavors", "utc_time_created", "run_id")
+_MODEL_IDENTITY = ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+
+
+@router.post("/runs/log-model")
+def log_model(fields: RequestFields, store: Store) -> Response:
+    """MLflow 2's record of a model logged in a run: appended to the run's
+    `mlflow.log-model.history` tag (the MLmodel's identity and flavors, without configs)."""
+    run_id = fields.run_id()
+    text = fields.string("model_json", required=True)
+    try:
+        model = orjson.loads(text)  # type: ignore[arg-type]
+    except orjson.JSONDecodeError:
+        model = None
+    if not isinstance(model, dict):
+        raise InvalidParameterValue(f"Malformed model info. \n {text} \n is not a valid JSON.")
+    missing = {f for f in _MODEL_JSON_FIELDS if f not in model}
+    if missing:
+        raise InvalidParameterValue(f"Model json is missing mandatory fields: {missing}")
+    entry = {
+        k: model[k]
+        for k in ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+        if k in model
+    }
+    flavors = model.get("flavors") if isinstance(model.get("flavors"), dict) else {}
+    entry["flavors"] = {
+        name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+        for name, conf in flavors.items()
+    }
+    history = store.get_run(run_id).data.tags.get(LOGGED_MODELS_TAG)
+    entries = orjson.loads(history) if history else []
+    entries.append(entry)
+    store.log_batch(run_id, tags=[Tag(LOGGED_MODELS_TAG, orjson.dumps(entries).decode())])
     return empty_response()
 
 
@@ -321,14 +405,18 @@ def get_metric_history(fields: RequestFields, store: Store) -> Response:
 @router.get("/artifacts/list")
 def list_artifacts(request: Request, fields: RequestFields, store: Store) -> Response:
     """A run's artifacts below `path`, with paths relative to the run's artifact root."""
-    run = store.get_run(fields.run_id())
-    root_uri = run.info.artifact_uri
+    return json_response(run_artifacts(request, store, fields.run_id(), fields.string("path")))
+
+
+def run_artifacts(request: Request, store: TrackingStore, run_id: str, path: str | None) -> dict:
+    """`{root_uri, files}` of a run's artifacts below `path` (also the GraphQL answer)."""
+    root_uri = store.get_run(run_id).info.artifact_uri
     repo, prefix = artifact_roots(request).resolve(root_uri)
-    rel = safe_artifact_path(fields.string("path"))
+    rel = safe_artifact_path(path)
     full = "/".join(p for p in (prefix, rel) if p)
     strip = len(prefix) + 1 if prefix else 0
     files = [FileInfo(f.path[strip:], f.is_dir, f.file_size).to_dict() for f in repo.list(full)]
-    return json_response({"root_uri": root_uri, "files": files})
+    return {"root_uri": root_uri, "files": files}
 
 
-__all__ = ["router"]
+__all__ = ["router", "run_artifacts"]

@@ -381,6 +381,7 @@ class RestRegistryStore(RegistryStore):
         max_results: int = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str]] | None = None,
     ) -> PagedList[LoggedModel]:
         body = {
             "experiment_ids": [str(i) for i in experiment_ids],
@@ -389,6 +390,8 @@ class RestRegistryStore(RegistryStore):
             "order_by": list(order_by or []),
             "page_token": page_token,
         }
+        if datasets:
+            body["datasets"] = [dict(d) for d in datasets]
         answer = self._call("POST", "/logged-models/search", body)
         return paged(answer, "models", LoggedModel.from_dict)
 

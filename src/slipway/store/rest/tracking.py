@@ -19,6 +19,7 @@ from slipway.entities import (
     DatasetInput,
     Experiment,
     LazyRun,
+    LoggedModelMetric,
     Metric,
     PagedList,
     Param,
@@ -309,10 +310,25 @@ class RestTrackingStore(TrackingStore):
     def delete_tag(self, run_id: str, key: str) -> None:
         self._post("/runs/delete-tag", {"run_id": run_id, "key": key})
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
-        self._post(
-            "/runs/log-inputs", {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]}
-        )
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[str] = ()
+    ) -> None:
+        body: dict[str, Any] = {"run_id": run_id, "datasets": [d.to_dict() for d in datasets]}
+        if models:
+            body["models"] = [{"model_id": m} for m in models]
+        self._post("/runs/log-inputs", body)
+
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        body = {"experiment_ids": [str(i) for i in experiment_ids]}
+        answer = self.session.call("POST", "/ajax-api/2.0/mlflow/experiments/search-datasets", body)
+        return list(answer.get("dataset_summaries") or [])
+
+    def log_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
+            chunk = metrics[start : start + MAX_METRICS_PER_BATCH]
+            self._post(
+                "/runs/log-batch", {"run_id": run_id, "metrics": [m.to_dict() for m in chunk]}
+            )
 
     def log_outputs(self, run_id: str, models: Sequence[dict[str, Any]]) -> None:
         self._post("/runs/outputs", {"run_id": run_id, "models": list(models)})

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from slipway.entities import (
     Dataset,
@@ -168,7 +168,82 @@ def _dataset_inputs(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[
 
 
 def get_run(conn: Connection, run_id: str) -> Run:
-    return runs_from_rows(conn, [run_row(conn, run_id)])[0]
+    run = runs_from_rows(conn, [run_row(conn, run_id)])[0]
+    run.model_inputs = _model_inputs(conn, run_id)
+    return run
+
+
+# A logged model a run used as input is an `inputs` row from the run to the model, as in
+# MLflow's schema (its datasets are rows from the dataset to the run).
+_RUN_INPUT, _MODEL_INPUT = "RUN_INPUT", "MODEL_INPUT"
+
+
+def _model_inputs(conn: Connection, run_id: str) -> list[dict[str, Any]]:
+    inputs = schema.inputs
+    rows = conn.execute(
+        select(inputs.c.destination_id)
+        .where(
+            inputs.c.source_type == _RUN_INPUT,
+            inputs.c.source_id == run_id,
+            inputs.c.destination_type == _MODEL_INPUT,
+        )
+        .order_by(inputs.c.destination_id)
+    )
+    return [{"model_id": model_id} for (model_id,) in rows]
+
+
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+MAX_DATASET_SUMMARIES = 1000
+
+
+def dataset_summaries(conn: Connection, experiment_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Distinct (experiment, dataset name, digest, context) of the experiments' run inputs."""
+    datasets, inputs, input_tags = schema.datasets, schema.inputs, schema.input_tags
+    rows = conn.execute(
+        select(datasets.c.experiment_id, datasets.c.name, datasets.c.digest, input_tags.c.value)
+        .distinct()
+        .select_from(datasets)
+        .join(inputs, inputs.c.source_id == datasets.c.dataset_uuid)
+        .outerjoin(
+            input_tags,
+            and_(
+                input_tags.c.input_uuid == inputs.c.input_uuid,
+                input_tags.c.name == DATASET_CONTEXT_TAG,
+            ),
+        )
+        .where(datasets.c.experiment_id.in_(experiment_ids))
+        .order_by(datasets.c.experiment_id, datasets.c.name, datasets.c.digest, input_tags.c.value)
+        .limit(MAX_DATASET_SUMMARIES)
+    )
+    out = []
+    for exp_id, name, digest, context in rows:
+        item = {"experiment_id": str(exp_id), "name": name, "digest": digest}
+        if context is not None:
+            item["context"] = context
+        out.append(item)
+    return out
+
+
+def log_model_inputs(conn: Connection, run_id: str, model_ids: Sequence[str]) -> None:
+    """Link logged models to an active run as its inputs (each once)."""
+    if not model_ids:
+        return
+    active_run_row(conn, run_id)
+    inputs = schema.inputs
+    known = {m["model_id"] for m in _model_inputs(conn, run_id)}
+    rows = [
+        {
+            "input_uuid": uuid.uuid4().hex,
+            "source_type": _RUN_INPUT,
+            "source_id": run_id,
+            "destination_type": _MODEL_INPUT,
+            "destination_id": model_id,
+        }
+        for model_id in model_ids
+        if model_id not in known
+    ]
+    if rows:
+        conn.execute(insert(inputs), rows)
 
 
 def delete_run(conn: Connection, run_id: str) -> None:
@@ -307,7 +382,9 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "get_run",
+    "dataset_summaries",
     "log_inputs",
+    "log_model_inputs",
     "log_outputs",
     "metric_history",
     "restore_run",

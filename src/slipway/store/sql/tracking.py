@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from slipway.entities import (
     DatasetInput,
     Experiment,
+    LoggedModelMetric,
     Metric,
     PagedList,
     Param,
@@ -49,6 +50,7 @@ from slipway.store.search import decode_page_token, parse_filter, parse_order_by
 from slipway.store.sql import experiments, hot_paths, run_search, runs
 from slipway.store.sql.experiments import DEFAULT_EXPERIMENT_ID
 from slipway.store.sql.locations import normalize_root
+from slipway.store.sql.registry import logged_models
 from slipway.store.sql.rows import page
 from slipway.store.sql.runs import RUN_NAME_TAG
 from slipway.store.sql.validation import (
@@ -60,6 +62,7 @@ from slipway.store.sql.validation import (
     validate_experiment_name,
     validate_key,
     validate_max_results,
+    validate_model_inputs,
     validate_run_name,
     validate_status,
     validate_value,
@@ -310,15 +313,41 @@ class SqlTrackingStore(TrackingStore):
     def delete_tag(self, run_id: str, key: str) -> None:
         self._write(lambda conn: runs.delete_tag(conn, run_id, key))
 
-    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput], models: Sequence[str] = ()
+    ) -> None:
         items = list(datasets or ())
         validate_dataset_inputs(items)
+        model_ids = validate_model_inputs(models)
+
+        def write(conn: Connection) -> None:
+            runs.log_inputs(conn, run_id, items)
+            runs.log_model_inputs(conn, run_id, model_ids)
+
         try:
-            self._write(lambda conn: runs.log_inputs(conn, run_id, items))
+            self._write(write)
         except IntegrityError:
             # Another writer logged the same dataset at the same moment (PostgreSQL);
             # the second attempt finds its rows and links to them.
-            self._write(lambda conn: runs.log_inputs(conn, run_id, items))
+            self._write(write)
+
+    def search_datasets(self, experiment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        ids = [parse_experiment_id(i) for i in experiment_ids]
+        return self._read(lambda conn: runs.dataset_summaries(conn, ids))
+
+    def log_model_metrics(self, run_id: str, metrics: Sequence[LoggedModelMetric]) -> None:
+        points = list(metrics)
+        hot_paths.prepare_batch(
+            [Metric(p.key, p.value, p.timestamp, p.step) for p in points], (), ()
+        )
+
+        def link(conn: Connection) -> list[Metric]:
+            runs.active_run_row(conn, run_id)
+            return logged_models.link_metrics(conn, run_id, points)
+
+        new = self._write(link)
+        if new:
+            self.log_batch(run_id, metrics=new)
 
     def log_outputs(self, run_id: str, models: Sequence[dict[str, Any]]) -> None:
         rows = model_output_rows(run_id, models)

@@ -219,6 +219,19 @@ def validate_dataset_inputs(items: Sequence[DatasetInput]) -> None:
                 )
 
 
+def validate_model_inputs(model_ids: Sequence[Any]) -> list[str]:
+    """The ids of logged models a run used as inputs, checked."""
+    out = []
+    for model_id in model_ids or ():
+        if not model_id or not isinstance(model_id, str) or len(model_id) > MAX_MODEL_ID_LENGTH:
+            raise InvalidParameterValue(
+                f"Each model input needs a model_id string of at most {MAX_MODEL_ID_LENGTH} "
+                f"characters; got {model_id!r}."
+            )
+        out.append(model_id)
+    return list(dict.fromkeys(out))
+
+
 def model_output_rows(run_id: str, models: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """`run_outputs` rows of a run's model outputs (`{"model_id", "step"}` each), checked."""
     rows = []
@@ -257,6 +270,7 @@ __all__ = [
     "validate_key",
     "validate_max_results",
     "validate_metric",
+    "validate_model_inputs",
     "validate_run_name",
     "validate_status",
     "validate_value",

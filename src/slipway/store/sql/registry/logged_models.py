@@ -7,15 +7,23 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, and_, delete, exists, insert, or_, select, update
 
-from slipway.entities import LifecycleStage, LoggedModel, LoggedModelStatus, now_ms
+from slipway.entities import (
+    LifecycleStage,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelStatus,
+    Metric,
+    now_ms,
+)
 from slipway.errors import InvalidParameterValue, ResourceDoesNotExist
 from slipway.store import schema
-from slipway.store.search import PARAM, TAG
+from slipway.store.search import METRIC, PARAM, TAG, Comparison
 from slipway.store.sql.experiments import active_experiment_row
-from slipway.store.sql.filters import order_terms
+from slipway.store.sql.filters import compare, order_terms
 from slipway.store.sql.locations import join_uri
+from slipway.store.sql.metric_values import decode_metric_value, sanitize
 from slipway.store.sql.registry.lookups import active_logged_model_row, logged_model_row
 from slipway.store.sql.registry.search import LOGGED_MODELS
 from slipway.store.sql.rows import key_values
@@ -23,12 +31,14 @@ from slipway.store.sql.rows import key_values
 logged_models = schema.logged_models
 logged_model_tags = schema.logged_model_tags
 logged_model_params = schema.logged_model_params
+logged_model_metrics = schema.logged_model_metrics
 
 
 def from_rows(conn: Connection, rows: Sequence[Any]) -> list[LoggedModel]:
     ids = [r.model_id for r in rows]
     tags = key_values(conn, logged_model_tags, "model_id", ids)
     params = key_values(conn, logged_model_params, "model_id", ids)
+    metrics = _metrics_of(conn, ids)
     return [
         LoggedModel(
             model_id=r.model_id,
@@ -43,9 +53,93 @@ def from_rows(conn: Connection, rows: Sequence[Any]) -> list[LoggedModel]:
             model_type=r.model_type,
             tags=tags.get(r.model_id, {}),
             params=params.get(r.model_id, {}),
+            metrics=metrics.get(r.model_id, []),
         )
         for r in rows
     ]
+
+
+def _metrics_of(conn: Connection, ids: Sequence[str]) -> dict[str, list[LoggedModelMetric]]:
+    if not ids:
+        return {}
+    t = logged_model_metrics
+    rows = conn.execute(
+        select(t)
+        .where(t.c.model_id.in_(ids))
+        .order_by(t.c.model_id, t.c.key, t.c.step, t.c.timestamp)
+    )
+    out: dict[str, list[LoggedModelMetric]] = {}
+    for r in rows:
+        out.setdefault(r.model_id, []).append(
+            LoggedModelMetric(
+                key=r.key,
+                value=decode_metric_value(r.value, r.is_nan),
+                timestamp=r.timestamp,
+                step=r.step,
+                model_id=r.model_id,
+                run_id=r.run_uuid,
+                dataset_name=r.dataset_name,
+                dataset_digest=r.dataset_digest,
+            )
+        )
+    return out
+
+
+def link_metrics(
+    conn: Connection, run_id: str, points: Sequence[LoggedModelMetric]
+) -> list[Metric]:
+    """Record `points` against their logged models; return those not yet in the run's history.
+
+    The mlflow client re-logs a run's metrics with the model's id after logging a model: a
+    point the run already has is linked, not written to the run twice.
+    """
+    for model_id in {p.model_id for p in points}:
+        logged_model_row(conn, model_id)
+    t, history = logged_model_metrics, schema.metrics
+    rows = []
+    for p in points:
+        value, is_nan = sanitize(p.value)
+        linked = conn.execute(
+            select(t.c.model_id).where(
+                t.c.model_id == p.model_id,
+                t.c.key == p.key,
+                t.c.timestamp == p.timestamp,
+                t.c.step == p.step,
+                t.c.run_uuid == run_id,
+            )
+        ).first()
+        if linked is None:
+            rows.append(
+                {
+                    "model_id": p.model_id,
+                    "key": p.key,
+                    "value": value,
+                    "is_nan": is_nan,
+                    "timestamp": p.timestamp,
+                    "step": p.step,
+                    "run_uuid": run_id,
+                    "dataset_name": p.dataset_name,
+                    "dataset_digest": p.dataset_digest,
+                }
+            )
+    if rows:
+        conn.execute(insert(t), rows)
+    new = []
+    for p in dict.fromkeys(points):
+        value, is_nan = sanitize(p.value)
+        same = conn.execute(
+            select(history.c.key).where(
+                history.c.run_uuid == run_id,
+                history.c.key == p.key,
+                history.c.timestamp == p.timestamp,
+                history.c.step == p.step,
+                history.c.is_nan == is_nan,
+                *(() if is_nan else (history.c.value == value,)),
+            )
+        ).first()
+        if same is None:
+            new.append(Metric(p.key, p.value, p.timestamp, p.step))
+    return new
 
 
 def get(conn: Connection, model_id: str, allow_deleted: bool = False) -> LoggedModel:
@@ -125,7 +219,7 @@ def delete_tag(conn: Connection, model_id: str, key: str) -> None:
     active_logged_model_row(conn, model_id)
     where = (logged_model_tags.c.model_id == model_id, logged_model_tags.c.key == key)
     if not conn.execute(delete(logged_model_tags).where(*where)).rowcount:
-        raise ResourceDoesNotExist(f"Logged model '{model_id}' has no tag '{key}'.")
+        raise ResourceDoesNotExist(f"No tag with key {key!r} found for model with ID {model_id!r}.")
 
 
 def search_query(
@@ -133,17 +227,29 @@ def search_query(
     filter_string: str | None,
     order_by: Sequence[dict[str, Any]] | None,
     dialect: str,
+    datasets: Sequence[dict[str, str]] | None = None,
 ) -> Select[Any]:
     """Active logged models of the experiments that match; newest first by default.
 
-    `order_by` items are `{"field_name": ..., "ascending": bool}` as in MLflow.
+    `order_by` items are `{"field_name": ..., "ascending": bool}` as in MLflow. A metric
+    filter holds when a point of that metric does; with `datasets` (`{"dataset_name",
+    "dataset_digest"?}` each) only points measured on one of those datasets count, and
+    only models with such a point are found.
     """
     spec = LOGGED_MODELS
+    comparisons = spec.parse_filter(filter_string)
     where = spec.conditions(
-        spec.parse_filter(filter_string),
+        [c for c in comparisons if c.entity_type != METRIC],
         {TAG: (logged_model_tags, _belongs), PARAM: (logged_model_params, _belongs)},
         dialect,
     )
+    on_datasets = _on_datasets(datasets)
+    where += [
+        _metric_condition(c, on_datasets, dialect) for c in comparisons if c.entity_type == METRIC
+    ]
+    if on_datasets is not None:
+        t = logged_model_metrics
+        where.append(exists().where(t.c.model_id == logged_models.c.model_id, on_datasets))
     order = []
     for item in order_by or ():
         field_name = str(item.get("field_name") or "")
@@ -166,6 +272,37 @@ def search_query(
     )
 
 
+def _on_datasets(datasets: Sequence[dict[str, str]] | None) -> Any:
+    """The condition a metric point meets when measured on one of `datasets` (None: any)."""
+    if not datasets:
+        return None
+    t = logged_model_metrics
+    terms = []
+    for item in datasets:
+        name = item.get("dataset_name")
+        if not name:
+            raise InvalidParameterValue(
+                "Missing value for required parameter 'datasets.dataset_name'."
+            )
+        digest = item.get("dataset_digest")
+        terms.append(
+            and_(t.c.dataset_name == name, t.c.dataset_digest == digest)
+            if digest
+            else t.c.dataset_name == name
+        )
+    return or_(*terms)
+
+
+def _metric_condition(cmp: Comparison, on_datasets: Any, dialect: str) -> Any:
+    t = logged_model_metrics
+    return exists().where(
+        t.c.model_id == logged_models.c.model_id,
+        t.c.key == cmp.key,
+        compare(t.c.value, cmp, dialect),
+        *(() if on_datasets is None else (on_datasets,)),
+    )
+
+
 def _belongs(table: Any) -> Any:
     return table.c.model_id == logged_models.c.model_id
 
@@ -184,6 +321,7 @@ __all__ = [
     "finalize",
     "from_rows",
     "get",
+    "link_metrics",
     "log_params",
     "search_query",
     "set_tags",

@@ -23,10 +23,8 @@ aliases = schema.registered_model_aliases
 def model_row(conn: Connection, name: str) -> Any:
     row = conn.execute(select(registered_models).where(registered_models.c.name == name)).first()
     if row is None:
-        raise ResourceDoesNotExist(
-            f"Registered model '{name}' does not exist. List models with "
-            "`slipway models list` or create it by registering a version."
-        )
+        # MLflow's wording, which its users match on.
+        raise ResourceDoesNotExist(f"Registered Model with name={name} not found")
     return row
 
 
@@ -38,8 +36,7 @@ def version_row(conn: Connection, model: Any, version: int) -> Any:
     ).first()
     if row is None:
         raise ResourceDoesNotExist(
-            f"Model '{model.name}' has no version {version}. "
-            f"See `slipway models versions {model.name}`."
+            f"Model Version (name={model.name}, version={version}) not found"
         )
     return row
 
@@ -108,7 +105,7 @@ def logged_model_row(conn: Connection, model_id: str, allow_deleted: bool = Fals
     logged_models = schema.logged_models
     row = conn.execute(select(logged_models).where(logged_models.c.model_id == model_id)).first()
     if row is None or (not allow_deleted and row.lifecycle_stage == LifecycleStage.DELETED.value):
-        raise ResourceDoesNotExist(f"Logged model '{model_id}' does not exist.")
+        raise ResourceDoesNotExist(f"Logged model with ID '{model_id}' not found.")
     return row
 
 

@@ -93,7 +93,7 @@ def create(
         select(registered_models.c.id).where(registered_models.c.name == name)
     ).first()
     if taken is not None:
-        raise ResourceAlreadyExists(f"Registered model '{name}' already exists.")
+        raise ResourceAlreadyExists(f"Registered Model (name={name}) already exists.")
     now = now_ms()
     model_id = conn.execute(
         insert(registered_models)
@@ -140,9 +140,7 @@ def rename(conn: Connection, name: str, new_name: str, actor: str) -> Registered
         select(registered_models.c.id).where(registered_models.c.name == new_name)
     ).first()
     if taken is not None:
-        raise ResourceAlreadyExists(
-            f"Cannot rename '{name}' to '{new_name}': a model with that name exists."
-        )
+        raise ResourceAlreadyExists(f"Registered Model (name={new_name}) already exists.")
     conn.execute(
         update(registered_models)
         .where(registered_models.c.id == model.id)

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement
 
 from slipway.errors import InvalidFilter, InvalidParameterValue
 from slipway.store import schema
-from slipway.store.search import ATTRIBUTE, PARAM, TAG, Comparison, FilterParser, OrderKey
+from slipway.store.search import ATTRIBUTE, METRIC, PARAM, TAG, Comparison, FilterParser, OrderKey
 from slipway.store.sql.filters import compare, key_value_condition, order_terms
 
 registered_models = schema.registered_models
@@ -157,7 +157,7 @@ LOGGED_MODELS = SearchSpec(
         "last_updated_timestamp": logged_models.c.last_updated_time,
         "last_updated_time": logged_models.c.last_updated_time,
     },
-    (ATTRIBUTE, TAG, PARAM),
+    (ATTRIBUTE, TAG, PARAM, METRIC),
 )
 
 

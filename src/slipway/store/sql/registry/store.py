@@ -57,6 +57,7 @@ from slipway.store.sql.registry.validation import (
     validate_action,
     validate_event_field,
     validate_model_name,
+    validate_source,
     validate_tag,
     validate_version,
 )
@@ -227,8 +228,7 @@ class SqlRegistryStore(RegistryStore):
         actor: str | None = None,
     ) -> ModelVersion:
         name = validate_model_name(name)
-        if not isinstance(source, str) or not source:
-            raise InvalidParameterValue("Missing value for required parameter 'source'.")
+        source = validate_source(source)
         tag_rows = [validate_tag(k, v) for k, v in (tags or {}).items()]
         who = actor or current_user()
         return self._write(
@@ -436,6 +436,7 @@ class SqlRegistryStore(RegistryStore):
         max_results: int = SEARCH_LOGGED_MODEL_MAX_RESULTS_DEFAULT,
         order_by: Sequence[dict[str, Any]] | None = None,
         page_token: str | None = None,
+        datasets: Sequence[dict[str, str]] | None = None,
     ) -> PagedList[LoggedModel]:
         limit = validate_max_results(
             max_results,
@@ -444,7 +445,7 @@ class SqlRegistryStore(RegistryStore):
         )
         offset = decode_page_token(page_token)
         exp_ids = [parse_experiment_id(i) for i in experiment_ids]
-        query = logged_models.search_query(exp_ids, filter_string, order_by, self.dialect)
+        query = logged_models.search_query(exp_ids, filter_string, order_by, self.dialect, datasets)
         build = logged_models.from_rows
         return self._read(lambda conn: page(conn, query, offset, limit, build))
 

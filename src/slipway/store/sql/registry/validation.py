@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 from slipway.entities import AuditAction
 from slipway.errors import InvalidParameterValue
@@ -34,6 +35,26 @@ def validate_model_name(name: Any, what: str = "name") -> str:
             "characters."
         )
     return name
+
+
+def validate_source(source: Any) -> str:
+    """A model version's source, refused when it has `..` segments or a NUL byte, also once
+    percent-decoded (`..%2f`): a source is read by the server, so it must not reach outside
+    the storage it names. MLflow's check and wording."""
+    if not isinstance(source, str) or not source:
+        raise InvalidParameterValue("Missing value for required parameter 'source'.")
+    decoded = source
+    while (unquoted := unquote_plus(decoded)) != decoded:
+        decoded = unquoted
+    segments = decoded.replace("\\", "/").split("/")
+    if "\x00" in decoded or ".." in segments:
+        raise InvalidParameterValue(
+            f"Invalid model version source: '{source}'. If supplying a source as an http, "
+            "https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute path "
+            "must be provided without relative path references present. Please provide an "
+            "absolute path."
+        )
+    return source
 
 
 def validate_version(version: Any) -> int:
@@ -103,6 +124,7 @@ __all__ = [
     "validate_action",
     "validate_event_field",
     "validate_model_name",
+    "validate_source",
     "validate_tag",
     "validate_version",
 ]

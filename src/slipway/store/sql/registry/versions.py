@@ -25,7 +25,7 @@ from slipway.entities import (
     encode_float,
     now_ms,
 )
-from slipway.errors import InvalidParameterValue, InvalidState, ResourceDoesNotExist
+from slipway.errors import InvalidParameterValue, InvalidState
 from slipway.store import schema
 from slipway.store.search import ATTRIBUTE, TAG, OrderKey
 from slipway.store.sql.filters import order_terms
@@ -47,6 +47,7 @@ registered_models = schema.registered_models
 model_versions = schema.model_versions
 model_version_tags = schema.model_version_tags
 _NEWEST_FIRST = OrderKey(ATTRIBUTE, "last_updated_timestamp", False)
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 
 
 def versions_from_rows(conn: Connection, pairs: Sequence[tuple[Any, str]]) -> list[ModelVersion]:
@@ -180,7 +181,39 @@ def create(
         )
     change = Change(AuditAction.VERSION_CREATED, actor, field="source", version=version)
     record(conn, model, change, new=source)
+    if logged:
+        _tag_logged_model(conn, logged, name, version)
     return version_entity(conn, model, version)
+
+
+def _tag_logged_model(conn: Connection, model_id: str, name: str, version: int) -> None:
+    """Add the version to the logged model's `mlflow.modelVersions` tag (a JSON list of
+    `{"name", "version"}`), as MLflow does, so the model shows where it was registered."""
+    if (
+        conn.execute(
+            select(schema.logged_models.c.model_id).where(
+                schema.logged_models.c.model_id == model_id
+            )
+        ).first()
+        is None
+    ):
+        return  # an id of a model this database does not hold: nothing to tag
+    tags = schema.logged_model_tags
+    where = (tags.c.model_id == model_id, tags.c.key == MODEL_VERSIONS_TAG)
+    current = conn.execute(select(tags.c.value).where(*where)).scalar()
+    entries = json.loads(current) if current else []
+    entry = {"name": name, "version": str(version)}
+    if entry in entries:
+        return
+    entries.append(entry)
+    if current is None:
+        conn.execute(
+            insert(tags).values(
+                model_id=model_id, key=MODEL_VERSIONS_TAG, value=json.dumps(entries)
+            )
+        )
+    else:
+        conn.execute(update(tags).where(*where).values(value=json.dumps(entries)))
 
 
 def update_description(
@@ -325,7 +358,8 @@ def _resolve_runs_source(
     runs = schema.runs
     run = conn.execute(select(runs.c.artifact_uri).where(runs.c.run_uuid == source_run)).first()
     if run is None:
-        raise ResourceDoesNotExist(f"Run '{source_run}' of source {source!r} does not exist.")
+        # The registry may live apart from tracking (as MLflow allows): keep the URI as given.
+        return source, run_id or source_run, model_id
     head, _, rest = path.partition("/")
     # MLflow 3 keeps a model logged in a run outside the run's folder, as a logged model
     # named after the path: runs:/<run>/model means that model.
