@@ -1,4 +1,4 @@
-"""Benchmark 9: reads must not starve writes, on one `slipway server` shared by a team.
+"""Benchmark 10: reads must not starve writes, on one `slipway server` shared by a team.
 
 Writers: `contention_writers` processes, each creating `contention_runs` runs with the fluent
 API (5 params, 20 metric points, a tag per run). Readers: `contention_readers` threads in
@@ -228,8 +228,8 @@ def _rows(label: str, result: dict | Exception) -> list[Row]:
     share = attempt("slipway", label, "%", lambda: m("share", "%", label))
     p99 = attempt("slipway", label, "ms", lambda: m("p99", "ms", label))
     return [
-        Row(f"9. writers' rate with readers / alone, {label}", share, None, SHARE_TARGET),
-        Row(f"9. search p99 while writing, {label}", p99, None, P99_TARGET, False),
+        Row(f"10. writers' rate with readers / alone, {label}", share, None, SHARE_TARGET),
+        Row(f"10. search p99 while writing, {label}", p99, None, P99_TARGET, False),
     ]
 
 

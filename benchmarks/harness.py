@@ -83,7 +83,7 @@ class Sizes:
     cold_loads: int = 3
     serve_seconds: float = 15.0  # each load measurement of the serving benchmark
     serve_warmup_requests: int = 300
-    contention_writers: int = 8  # benchmark 9: writer processes, runs each, search threads
+    contention_writers: int = 8  # benchmark 10: writer processes, runs each, search threads
     contention_runs: int = 200
     contention_readers: int = 32
 
