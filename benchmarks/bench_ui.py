@@ -1,4 +1,4 @@
-"""Benchmark 10: the web UI's server side, at 10,000 runs and with a 1,000,000-point metric.
+"""Benchmark 11: the web UI's server side, at 10,000 runs and with a 1,000,000-point metric.
 
 What a person waits for when they open a page, measured as HTTP round trips to each running
 server on loopback (median of 20 after 2 warm-ups; MLflow 10 after 1, or 3 when one call

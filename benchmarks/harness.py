@@ -83,6 +83,9 @@ class Sizes:
     cold_loads: int = 3
     serve_seconds: float = 15.0  # each load measurement of the serving benchmark
     serve_warmup_requests: int = 300
+    contention_writers: int = 8  # benchmark 10: writer processes, runs each, search threads
+    contention_runs: int = 200
+    contention_readers: int = 32
 
 
 FULL = Sizes()
@@ -100,6 +103,9 @@ QUICK = Sizes(
     cold_loads=1,
     serve_seconds=3.0,
     serve_warmup_requests=100,
+    contention_writers=4,
+    contention_runs=20,
+    contention_readers=8,
 )
 
 
@@ -532,7 +538,7 @@ class Session:
                 raise
         return server
 
-    def start_server(self, name: str, mlflow_jobs: bool = False) -> Server:
+    def start_server(self, name: str, mlflow_jobs: bool = False, label: str = "") -> Server:
         """Start a server and wait until it answers; the session stops it at the end.
 
         `mlflow server` also starts a job runner and a pool of huey consumers for its GenAI
@@ -541,7 +547,7 @@ class Session:
         benchmark reports what they add.
         """
         port = free_port()
-        label = f"{name}-jobs" if mlflow_jobs else name
+        label = label or (f"{name}-jobs" if mlflow_jobs else name)
         db = self.path(f"{label}-server.db")
         artifacts = self.path(f"{label}-server-artifacts")
         artifacts.mkdir(exist_ok=True)

@@ -40,6 +40,7 @@ BENCHMARKS = [
     "drift",
     "serving",
     "monitor",
+    "contention",
     "ui",
 ]
 

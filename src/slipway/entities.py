@@ -146,7 +146,11 @@ def _tags_to_list(tags: dict[str, str]) -> list[dict[str, str]]:
 
 
 def _tags_from_list(items: list[dict[str, Any]] | None) -> dict[str, str]:
-    return {t["key"]: str(t.get("value", "")) for t in items or []}
+    out = {}
+    for t in items or ():
+        value = t.get("value", "")
+        out[t["key"]] = value if type(value) is str else str(value)
+    return out
 
 
 @dataclass(slots=True)
@@ -234,21 +238,41 @@ class RunData:
     latest_metrics: list[Metric] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        # Inlined Metric.to_dict: a search answers with hundreds of these at a time.
         return {
-            "metrics": [m.to_dict() for m in self.latest_metrics],
+            "metrics": [
+                {
+                    "key": m.key,
+                    "value": m.value if -_MAX < m.value < _MAX else encode_float(m.value),
+                    "timestamp": m.timestamp,
+                    "step": m.step,
+                }
+                for m in self.latest_metrics
+            ],
             "params": _tags_to_list(self.params),
             "tags": _tags_to_list(self.tags),
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunData:
-        latest = [Metric.from_dict(m) for m in d.get("metrics") or []]
+        latest = [_metric_from_dict(m) for m in d.get("metrics") or ()]
         return cls(
             metrics={m.key: m.value for m in latest},
             params=_tags_from_list(d.get("params")),
             tags=_tags_from_list(d.get("tags")),
             latest_metrics=latest,
         )
+
+
+_MAX = math.inf  # finite floats lie strictly between -inf and inf; NaN compares False
+
+
+def _metric_from_dict(d: dict[str, Any]) -> Metric:
+    """Metric.from_dict for the common case (a JSON number, integer fields), else it."""
+    value, stamp, step = d["value"], d.get("timestamp"), d.get("step")
+    if type(value) is float and type(stamp) is int and type(step) is int:
+        return Metric(d["key"], value, stamp, step)
+    return Metric.from_dict(d)
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +350,59 @@ class Run:
             model_outputs=list((d.get("outputs") or {}).get("model_outputs", [])),
             model_inputs=list((d.get("inputs") or {}).get("model_inputs", [])),
         )
+
+
+_RUN_DATA = Run.__dict__["data"]  # the slot behind Run.data
+
+
+class LazyRun(Run):
+    """A Run read from a protocol answer whose data (metrics, params, tags) is decoded on
+    first use.
+
+    A search answers with whole runs, and turning 100 runs' metrics into `Metric` objects
+    costs the client more than the rest of the answer; many callers only read `info`.
+    It equals (and prints as) the `Run` it stands for.
+    """
+
+    __slots__ = ("_raw_data",)
+
+    def __init__(self, d: dict[str, Any]) -> None:  # d: the protocol's run object
+        self._raw_data = d.get("data") or {}
+        self.info = RunInfo.from_dict(d["info"])
+        self.inputs = [
+            DatasetInput.from_dict(i) for i in (d.get("inputs") or {}).get("dataset_inputs", [])
+        ]
+        self.model_outputs = list((d.get("outputs") or {}).get("model_outputs", []))
+
+    @property  # type: ignore[override]
+    def data(self) -> RunData:
+        try:
+            return _RUN_DATA.__get__(self, Run)
+        except AttributeError:
+            value = RunData.from_dict(self._raw_data)
+            _RUN_DATA.__set__(self, value)
+            self._raw_data = None
+            return value
+
+    @data.setter
+    def data(self, value: RunData) -> None:
+        _RUN_DATA.__set__(self, value)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.info, self.data, self.inputs, self.model_outputs)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Run):
+            return self._fields() == (other.info, other.data, other.inputs, other.model_outputs)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(Run(*self._fields()))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Run, self._fields())
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from slipway.artifacts.fsspec_repository import FsspecArtifactRepository
 from slipway.artifacts.proxy import PROXY_SCHEME, ProxyArtifactRepository
 from slipway.artifacts.repository import ArtifactRepository
 
@@ -15,6 +14,10 @@ def get_artifact_repository(uri: str, tracking_uri: str | None = None) -> Artifa
     """
     if uri.startswith(PROXY_SCHEME):
         return ProxyArtifactRepository.from_uri(uri, tracking_uri)
+    # fsspec on first use: `import slipway` and a model load through a server's proxy
+    # need none of it (a cold load counts every import).
+    from slipway.artifacts.fsspec_repository import FsspecArtifactRepository
+
     return FsspecArtifactRepository(uri)
 
 

@@ -9,11 +9,14 @@ the same function with the same inputs (the `request_fields` / `raw_body` /
 `tracking_store` dependencies), in a worker thread as FastAPI would, and answers errors
 through the app's own exception handlers. Any request it has no entry for (routes with
 path parameters or other inputs, HEAD, unknown paths) goes to FastAPI unchanged.
+Searches run at most `max_concurrent_searches` at a time (see below): reads must not
+starve writes.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -96,12 +99,34 @@ def direct_routes(mounts: Iterable[tuple[str, APIRouter]]) -> dict[tuple[str, st
     return table
 
 
+# Searches read many rows and encode big answers: CPU-heavy next to a write's few
+# statements. At most this many run at once per worker; the rest wait on the event loop
+# (no thread, no GIL), so writes never queue behind a crowd of readers.
+MAX_CONCURRENT_SEARCHES_ENV = "SLIPWAY_SERVER_MAX_CONCURRENT_SEARCHES"
+DEFAULT_MAX_CONCURRENT_SEARCHES = 2
+
+
+def is_search(path: str) -> bool:
+    """Whether a protocol path is a search (runs, experiments, models, versions...)."""
+    return path.endswith("/search") or path.endswith("/search-datasets")
+
+
 class DirectDispatch:
     """ASGI middleware answering the routes of `table` without FastAPI's router."""
 
-    def __init__(self, app: ASGIApp, table: dict[tuple[str, str], Endpoint]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        table: dict[tuple[str, str], Endpoint],
+        max_concurrent_searches: int | None = None,
+    ) -> None:
         self.app = app
         self.table = table
+        if max_concurrent_searches is None:
+            raw = os.environ.get(MAX_CONCURRENT_SEARCHES_ENV, "")
+            max_concurrent_searches = int(raw) if raw.isdigit() else DEFAULT_MAX_CONCURRENT_SEARCHES
+        self.max_concurrent_searches = max(1, max_concurrent_searches)
+        self._search_limiter: anyio.CapacityLimiter | None = None  # made inside the loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = (
@@ -112,12 +137,18 @@ class DirectDispatch:
             return
         function, providers = endpoint
         request = Request(scope, receive)
+        limiter = self._limiter() if is_search(scope["path"]) else None
         try:
             args: Sequence[Any] = [await provide(request) for provide in providers]
-            response = await anyio.to_thread.run_sync(function, *args)
+            response = await anyio.to_thread.run_sync(function, *args, limiter=limiter)
         except Exception as exc:
             response = await error_answer(request, exc)
         await response(scope, receive, send)
 
+    def _limiter(self) -> anyio.CapacityLimiter:
+        if self._search_limiter is None:
+            self._search_limiter = anyio.CapacityLimiter(self.max_concurrent_searches)
+        return self._search_limiter
 
-__all__ = ["DirectDispatch", "direct_routes"]
+
+__all__ = ["DirectDispatch", "direct_routes", "is_search"]

@@ -203,6 +203,20 @@ class TrackingStore(ABC):
     ) -> PagedList[Run]:
         """MLflow filter grammar; see `slipway.store.search`."""
 
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: int,
+        metrics: tuple[Sequence[str], Sequence[float], Sequence[int], Sequence[int]] | None = None,
+    ) -> RunInfo:
+        """Write a run's last queued metric points (columns: keys, values, timestamps, steps)
+        and end it with `status`; one transaction where the transport allows it (the SQL
+        store, a slipway server). Nothing is written if any point is invalid."""
+        if metrics is not None and len(metrics[1]):
+            self.log_metric_columns(run_id, *metrics)
+        return self.update_run_info(run_id, status=status, end_time=end_time)
+
     # --- conveniences every transport gets for free ---------------------------------
     def count_runs(
         self,

@@ -52,6 +52,18 @@ class MetricBatcher:
     def pending(self) -> int:
         return len(self._pending)
 
+    def take(self, run_id: str) -> list[Point]:
+        """Remove and return the queued points of `run_id` (the caller now owns them).
+
+        A run's end sends its last points with the end itself; points of the run that a
+        background write already took are written (or reported) by that write.
+        """
+        with self._lock:
+            mine = [p for p in self._pending if p[0] == run_id]
+            if mine:
+                self._pending = [p for p in self._pending if p[0] != run_id]
+        return mine
+
     def flush(self) -> None:
         """Write every queued point now; raise `FlushError` if any write failed."""
         self._write_pending()

@@ -253,21 +253,48 @@ def end_run(status: str = RunStatus.FINISHED.value, run_id: str | None = None) -
             return
         if run_id is None:
             run_id = _state.runs[-1].info.run_id
+        status = RunStatus(str(status).upper()).value
         monitor = _state.monitors.pop(run_id, None)
         if monitor is not None:
             monitor.finish()
         try:
-            flush()
-        except FlushError:
-            try:  # record the failure on the run if the run can still be written
-                current_client().set_terminated(run_id, RunStatus.FAILED.value)
-            except SlipwayError:
-                log.warning("could not mark run %s FAILED", run_id)
-            raise
-        else:
-            current_client().set_terminated(run_id, status)
+            _end_with_metrics(run_id, status)
         finally:
             _state.runs = [r for r in _state.runs if r.info.run_id != run_id]
+
+
+def _end_with_metrics(run_id: str, status: str) -> None:
+    """Flush, then send the run's own queued points with its end: one transaction (and,
+    against a slipway server, one request) instead of a metric write and an update."""
+    store = current_client().store
+    batcher = _state.batchers.get(get_tracking_uri())
+    points = batcher.take(run_id) if batcher is not None else []
+    columns = None
+    if points:
+        _, keys, values, stamps, steps = zip(*points, strict=True)
+        columns = (keys, values, stamps, steps)
+    try:
+        flush()
+    except FlushError:
+        try:  # record the failure on the run (with its last points) if it can be written
+            store.end_run(run_id, RunStatus.FAILED.value, now_ms(), columns)
+        except SlipwayError:
+            log.warning("could not mark run %s FAILED", run_id)
+        raise
+    try:
+        store.end_run(run_id, status, now_ms(), columns)
+    except SlipwayError as exc:
+        if not points:
+            raise
+        try:
+            current_client().set_terminated(run_id, RunStatus.FAILED.value)
+        except SlipwayError:
+            log.warning("could not mark run %s FAILED", run_id)
+        raise FlushError(
+            f"{len(points)} metric point(s) could not be stored: {exc}. They were not "
+            "written; check the tracking store and log them again.",
+            lost=len(points),
+        ) from exc
 
 
 def flush() -> None:

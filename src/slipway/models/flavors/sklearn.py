@@ -24,12 +24,19 @@ otherwise). MLflow itself loads any sklearn model only with
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.machinery
+import json
 import logging
 import pickle
 import sys
 import threading
 import types
-from collections.abc import Iterable
+import warnings
+import zipfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +54,13 @@ logger = logging.getLogger(__name__)
 _SKOPS_IMPORT_LOCK = threading.Lock()
 _ARRAY_API_SHIMS = tuple(
     f"sklearn.externals.array_api_compat.{lib}" for lib in ("torch", "cupy", "dask")
+)
+# Whether skops' default estimator list is whole ("complete") or holds only the estimators
+# of the files loaded so far (see `_skops_for_loading`).
+_SKOPS_STATE = {"complete": False}
+# Package names `sklearn.utils.discovery.all_estimators` does not walk.
+_MODULES_ALL_ESTIMATORS_SKIPS = frozenset(
+    {"tests", "externals", "setup", "conftest", "experimental", "estimator_checks"}
 )
 
 FLAVOR_NAME = "sklearn"
@@ -205,29 +219,235 @@ def _write_skops(obj: Any, path: Path) -> list[str]:
 
 
 def skops_io(purpose: str) -> Any:
-    """`skops.io`, imported without dragging in torch, cupy or dask.
+    """`skops.io` with its whole default trust list, imported without torch, cupy or dask.
 
     At import skops lists scikit-learn's estimators with `all_estimators()`, which imports
     every scikit-learn package, including the array-API shims that import torch (or cupy,
     dask) when it is installed: seconds and hundreds of MiB for no estimator. Inert modules
-    stand in for those shims while skops imports, then are taken out again, so the trusted
-    list is the same and a later real import of a shim still works.
+    stand in for those shims while the list is made, then are taken out again, so the
+    trusted list is the same and a later real import of a shim still works. Saving needs
+    the whole list (it decides which types a file must record); loading does not, see
+    `_skops_for_loading`.
     """
     # One import at a time: a second thread must wait for the first's import to finish
     # rather than see a half-initialised module or the stand-ins.
     with _SKOPS_IMPORT_LOCK:
+        if "skops.io" not in sys.modules:
+            with _without_array_api_shims(), _indexed_skops_type_names():
+                sio = import_optional("skops.io", purpose)
+            _SKOPS_STATE["complete"] = True
+            return sio
+        sio = import_optional("skops.io", purpose)
+        if not _SKOPS_STATE["complete"]:
+            with _without_array_api_shims():
+                from sklearn.utils.discovery import all_estimators
+
+                _extend_estimator_names([cls for _, cls in all_estimators()])
+            _SKOPS_STATE["complete"] = True
+        return sio
+
+
+class _IndexedTypeNames(importlib.abc.MetaPathFinder):
+    """Runs `skops.io._trusted_types` with an indexed `whichmodule`.
+
+    That module names every NumPy and SciPy ufunc at import; skops' `whichmodule` finds a
+    ufunc's module by trying `getattr(module, name)` on the loaded modules in order, for
+    each of some 400 ufuncs: with scikit-learn loaded, about as long as loading the model.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "skops.io._trusted_types":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return None
+        inner = spec.loader
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return inner.create_module(spec)
+
+            def exec_module(self, module: types.ModuleType) -> None:
+                utils = sys.modules["skops.io._utils"]
+                original = utils.whichmodule
+                utils.whichmodule = _indexed_whichmodule(original)
+                try:
+                    inner.exec_module(module)
+                finally:
+                    utils.whichmodule = original
+
+        spec.loader = Loader()
+        return spec
+
+
+def _indexed_whichmodule(original: Any) -> Any:
+    """`skops.io._utils.whichmodule`'s answers, reading plain modules' `__dict__`s.
+
+    The same walk over the loaded modules in order, but a plain module is asked with a dict
+    lookup (a failed `getattr` on a module raises and catches an AttributeError inside);
+    modules that compute attributes (a module `__getattr__`, a module subclass) are still
+    asked with `getattr`, so every answer is the one skops' own function gives.
+    """
+    modules = []
+    for name, module in list(sys.modules.items()):
+        if module is None or name in ("__main__", "__mp_main__"):
+            continue
+        namespace = getattr(module, "__dict__", None)
+        plain = type(module) is types.ModuleType and namespace is not None
+        if plain and "__getattr__" not in namespace:
+            modules.append((name, namespace, None))
+        else:
+            modules.append((name, None, module))
+    missing = object()
+
+    def whichmodule(obj: Any, name: str) -> str:
+        module_name = getattr(obj, "__module__", None)
+        if module_name is not None:
+            return module_name
+        if "." in name:
+            return original(obj, name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for mod_name, namespace, module in modules:
+                if namespace is not None:
+                    if namespace.get(name, missing) is obj:
+                        return mod_name
+                    continue
+                try:
+                    if getattr(module, name, None) is obj:
+                        return mod_name
+                except (AttributeError, ImportError):
+                    continue
+        return original(obj, name)
+
+    return whichmodule
+
+
+@contextmanager
+def _indexed_skops_type_names() -> Iterator[None]:
+    finder = _IndexedTypeNames()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+@contextmanager
+def _without_array_api_shims() -> Iterator[None]:
+    stand_ins = {
+        name: types.ModuleType(name) for name in _ARRAY_API_SHIMS if name not in sys.modules
+    }
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
+def _skops_for_loading(path: Path, purpose: str) -> Any:
+    """`skops.io` trusting by default at least the estimators the file at `path` names.
+
+    skops trusts every public scikit-learn estimator by default; to know which those are it
+    imports all of scikit-learn when it is imported (about 1 s, more than the model's own
+    load). Here, the first time, `skops.io` is imported with that list holding only the
+    estimator classes the file names that `listed_estimator` proves to be on it, so the
+    list is a subset of skops' own. A type missed this way looks untrusted, and
+    `load_skops` completes the list before it refuses anything, so every decision is the
+    one the whole list gives.
+    """
+    estimators = [cls for name in skops_file_types(path) if (cls := listed_estimator(name))]
+    with _SKOPS_IMPORT_LOCK:
         if "skops.io" in sys.modules:
-            return import_optional("skops.io", purpose)
-        stand_ins = {
-            name: types.ModuleType(name) for name in _ARRAY_API_SHIMS if name not in sys.modules
-        }
-        sys.modules.update(stand_ins)
+            sio = import_optional("skops.io", purpose)
+            if not _SKOPS_STATE["complete"]:
+                _extend_estimator_names(estimators)
+            return sio
+        import_optional("sklearn", purpose)
+        utils = importlib.import_module("sklearn.utils")
+        original = utils.all_estimators
+        utils.all_estimators = lambda *args, **kwargs: [(c.__name__, c) for c in estimators]
         try:
-            return import_optional("skops.io", purpose)
+            with _indexed_skops_type_names():
+                sio = import_optional("skops.io", purpose)
+        except BaseException:
+            for name in [m for m in sys.modules if m == "skops.io" or m.startswith("skops.io.")]:
+                del sys.modules[name]  # a half-made trust list must not stay behind
+            raise
         finally:
-            for name, module in stand_ins.items():
-                if sys.modules.get(name) is module:
-                    del sys.modules[name]
+            utils.all_estimators = original
+        _SKOPS_STATE["complete"] = False
+        return sio
+
+
+def _extend_estimator_names(classes: Iterable[type]) -> None:
+    """Add estimator classes to skops' default trust list, in place (its modules share it)."""
+    from skops.io import _trusted_types
+
+    names = _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES
+    known = set(names)
+    for cls in classes:
+        name = f"{cls.__module__}.{cls.__name__}"
+        if name.startswith("sklearn.") and name not in known:
+            names.append(name)
+            known.add(name)
+
+
+def skops_file_types(path: Path) -> set[str]:
+    """Every `module.Class` a skops file names, read from its schema (nothing imported)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return set()  # not readable as skops: skops itself says what is wrong
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            module, cls = node.get("__module__"), node.get("__class__")
+            if isinstance(module, str) and isinstance(cls, str):
+                found.add(f"{module}.{cls}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def listed_estimator(type_name: str) -> type | None:
+    """The class `type_name` if scikit-learn's `all_estimators()` certainly lists it.
+
+    That is: a public, non-abstract `BaseEstimator` subclass that a public scikit-learn
+    module (one `all_estimators` walks) exposes under its own name. Only that public module
+    is imported. None when unsure: the caller then asks the whole list.
+    """
+    parts = type_name.split(".")
+    if len(parts) < 3 or parts[0] != "sklearn" or not all(p.isidentifier() for p in parts):
+        return None
+    *module_parts, cls_name = parts
+    public = []
+    for part in module_parts:
+        if part.startswith("_"):
+            break
+        public.append(part)
+    if len(public) < 2 or cls_name.startswith("_") or cls_name == "BaseEstimator":
+        return None
+    if any(part in _MODULES_ALL_ESTIMATORS_SKIPS for part in public):
+        return None
+    try:
+        module = importlib.import_module(".".join(public))
+    except ImportError:
+        return None
+    cls = getattr(module, cls_name, None)
+    if not isinstance(cls, type) or f"{cls.__module__}.{cls.__name__}" != type_name:
+        return None
+    from sklearn.base import BaseEstimator
+
+    if not issubclass(cls, BaseEstimator) or getattr(cls, "__abstractmethods__", None):
+        return None
+    return cls
 
 
 def is_safe_skops_type(type_name: str) -> bool:
@@ -239,30 +459,42 @@ def load_skops(
     path: Path, recorded: Iterable[str] | None, allow_pickle: bool, model_dir: Path
 ) -> Any:
     """Load a skops file trusting only what the policy in the module docstring allows."""
-    sio = skops_io("Loading this skops model")
+    sio = _skops_for_loading(path, "Loading this skops model")
     needed = sorted(sio.get_untrusted_types(file=path))
-    if not allow_pickle:
-        unrecorded = sorted(set(needed) - set(recorded or ()))
-        if unrecorded:
-            raise UnsafeModelFormat(
-                f"The skops file of the model at '{model_dir}' needs types that its MLmodel "
-                f"file does not record as trusted: {unrecorded}. The file may have been "
-                "changed after it was saved. If you trust its source, load it with "
-                "allow_pickle=True."
-            )
-        if risky := [t for t in needed if not is_safe_skops_type(t)]:
-            raise UnsafeModelFormat(
-                f"The skops model at '{model_dir}' needs types from outside scikit-learn, "
-                f"NumPy and SciPy: {risky}. Loading them can run their code, so slipway does "
-                "not trust them by default. If you trust the model's source, load it with "
-                "allow_pickle=True."
-            )
+    if not allow_pickle and _refusal(needed, recorded, model_dir) and not _SKOPS_STATE["complete"]:
+        # Decide with skops' whole default list, as a plain `import skops.io` would.
+        sio = skops_io("Loading this skops model")
+        needed = sorted(sio.get_untrusted_types(file=path))
+    if not allow_pickle and (refusal := _refusal(needed, recorded, model_dir)):
+        raise refusal
     try:
         return sio.load(path, trusted=needed)
     except ModuleNotFoundError as exc:
         raise _missing_module(exc, path) from exc
     except Exception as exc:
         raise InvalidParameterValue(f"Could not load the skops model file '{path}': {exc}") from exc
+
+
+def _refusal(
+    needed: list[str], recorded: Iterable[str] | None, model_dir: Path
+) -> UnsafeModelFormat | None:
+    """Why the policy refuses a file needing `needed` beyond skops' defaults, or None."""
+    unrecorded = sorted(set(needed) - set(recorded or ()))
+    if unrecorded:
+        return UnsafeModelFormat(
+            f"The skops file of the model at '{model_dir}' needs types that its MLmodel "
+            f"file does not record as trusted: {unrecorded}. The file may have been "
+            "changed after it was saved. If you trust its source, load it with "
+            "allow_pickle=True."
+        )
+    if risky := [t for t in needed if not is_safe_skops_type(t)]:
+        return UnsafeModelFormat(
+            f"The skops model at '{model_dir}' needs types from outside scikit-learn, "
+            f"NumPy and SciPy: {risky}. Loading them can run their code, so slipway does "
+            "not trust them by default. If you trust the model's source, load it with "
+            "allow_pickle=True."
+        )
+    return None
 
 
 def _missing_module(exc: ModuleNotFoundError, path: Path) -> Exception:

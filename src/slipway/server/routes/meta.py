@@ -43,6 +43,8 @@ async def server_info(request: Request) -> Response:
             "artifacts_proxied": proxied,
             "server": "slipway",
             "version": __version__,
+            # slipway's own routes a slipway client may use (see routes/slipway_api.py).
+            "slipway_capabilities": ["runs/end"],
         }
     )
 

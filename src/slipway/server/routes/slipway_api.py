@@ -57,6 +57,26 @@ def log_metric_columns(body: RawBody, store: Store) -> Response:
     return empty_response()
 
 
+@router.post("/runs/end")
+def end_run(body: RawBody, store: Store) -> Response:
+    """End a run and write its last metric points, in one transaction.
+
+    Body (JSON object): `run_id`, `status` (FINISHED, FAILED or KILLED), `end_time` (epoch
+    ms; default now), and optionally the run's queued metric points as the columns of
+    `/runs/log-metrics` (`keys`, `values`, `timestamps`, `steps`, or `key_index`). slipway's
+    client sends this instead of a log-metrics and an update request when a run ends.
+    Answers `{"run_info": {...}}`; nothing is written if anything is invalid.
+    """
+    data = parse_json_object(body)
+    fields = Fields(data)
+    run_id = fields.run_id()
+    status = fields.run_status("status") or "FINISHED"
+    end_time = fields.integer("end_time", now_ms())
+    metrics = parse_metric_columns(data) if data.get("values") else None
+    info = store.end_run(run_id, status, end_time, metrics)
+    return json_response({"run_info": info.to_dict()})
+
+
 @router.post("/runs/log-batch")
 def log_batch_unlimited(fields: RequestFields, store: Store) -> Response:
     """MLflow's log-batch without its cap of 1000 items in total per request.

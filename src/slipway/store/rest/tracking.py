@@ -9,6 +9,7 @@ session) as the same typed `SlipwayError`s the in-process store raises.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from slipway.entities import (
     DatasetInput,
     Experiment,
+    LazyRun,
     LoggedModelMetric,
     Metric,
     PagedList,
@@ -54,6 +56,7 @@ class RestTrackingStore(TrackingStore):
         """Talk to `base_url` through `session`, else the process's shared session to it."""
         self.session = session or shared_session(base_url)
         self._columnar = True  # False once the server turned out not to have the endpoint
+        self._capabilities: frozenset[str] | None = None  # slipway routes, asked once
 
     @property
     def base_url(self) -> str:
@@ -164,6 +167,33 @@ class RestTrackingStore(TrackingStore):
             body["run_name"] = run_name
         return RunInfo.from_dict(self._post("/runs/update", body)["run_info"])
 
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: int,
+        metrics: tuple[Sequence[str], Sequence[float], Sequence[int], Sequence[int]] | None = None,
+    ) -> RunInfo:
+        """One request (`/api/2.0/slipway/runs/end`) when the server is a slipway server
+        that announces it; otherwise MLflow's log-batch/log-metrics and update calls."""
+        if "runs/end" not in self._server_capabilities():
+            return super().end_run(run_id, status, end_time, metrics)
+        body: dict[str, Any] = {"run_id": run_id, "status": status, "end_time": end_time}
+        if metrics is not None and len(metrics[1]):
+            body.update(_metric_columns_body(*metrics))
+        return RunInfo.from_dict(self._post("/runs/end", body, prefix=SLIPWAY)["run_info"])
+
+    def _server_capabilities(self) -> frozenset[str]:
+        """The slipway routes the server announces in its server-info (none for MLflow)."""
+        if self._capabilities is None:
+            try:
+                info = self.session.call("GET", "/api/3.0/mlflow/server-info")
+            except SlipwayError:
+                info = {}  # an older server without server-info: plain MLflow calls
+            found = info.get("slipway_capabilities") if info.get("server") == "slipway" else None
+            self._capabilities = frozenset(found if isinstance(found, list) else ())
+        return self._capabilities
+
     def delete_run(self, run_id: str) -> None:
         self._post("/runs/delete", {"run_id": run_id})
 
@@ -271,22 +301,10 @@ class RestTrackingStore(TrackingStore):
     ) -> None:
         keys, values, timestamps, steps = columns
         end = start + COLUMN_CHUNK
-        chunk_keys = keys[start:end]
-        distinct = list(dict.fromkeys(chunk_keys))
-        body: dict[str, Any] = {
-            "run_id": run_id,
-            "values": _encode_values(values[start:end]),
-            "timestamps": timestamps[start:end],
-            "steps": steps[start:end],
-        }
-        if len(distinct) * 4 < len(chunk_keys):  # few distinct names: send positions
-            position = {k: i for i, k in enumerate(distinct)}
-            body["keys"] = distinct
-            body["key_index"] = np.fromiter(
-                map(position.__getitem__, chunk_keys), dtype=np.int32, count=len(chunk_keys)
-            )
-        else:
-            body["keys"] = chunk_keys
+        body = _columns_body(
+            keys[start:end], values[start:end], timestamps[start:end], steps[start:end]
+        )
+        body["run_id"] = run_id
         self._post("/runs/log-metrics", body, prefix=SLIPWAY)
 
     def delete_tag(self, run_id: str, key: str) -> None:
@@ -359,10 +377,47 @@ class RestTrackingStore(TrackingStore):
         }
         if page_token:
             body["page_token"] = page_token
-        return paged(self._post("/runs/search", body), "runs", Run.from_dict)
+        # Runs decode their data on first use: most callers of a search read only `info`.
+        return paged(self._post("/runs/search", body), "runs", LazyRun)
 
     def close(self) -> None:
         """Nothing to release: the session belongs to whoever made it (see `shared_session`)."""
+
+
+def _columns_body(
+    keys: list[str], values: np.ndarray, timestamps: Any, steps: Any
+) -> dict[str, Any]:
+    """The columns of `/api/2.0/slipway/runs/log-metrics` (and `runs/end`)."""
+    distinct = list(dict.fromkeys(keys))
+    body: dict[str, Any] = {
+        "values": _encode_values(values),
+        "timestamps": timestamps,
+        "steps": steps,
+    }
+    if len(distinct) * 4 < len(keys):  # few distinct names: send positions
+        position = {k: i for i, k in enumerate(distinct)}
+        body["keys"] = distinct
+        body["key_index"] = np.fromiter(
+            map(position.__getitem__, keys), dtype=np.int32, count=len(keys)
+        )
+    else:
+        body["keys"] = keys
+    return body
+
+
+def _metric_columns_body(
+    keys: Sequence[str], values: Sequence[float], timestamps: Sequence[int], steps: Sequence[int]
+) -> dict[str, Any]:
+    """A run's few last points as columns (plain lists: NumPy costs more than it saves)."""
+    floats = [float(v) for v in values]
+    if not all(map(math.isfinite, floats)):
+        return _columns_body(list(keys), np.asarray(floats), list(timestamps), list(steps))
+    return {
+        "keys": list(keys),
+        "values": floats,
+        "timestamps": list(timestamps),
+        "steps": list(steps),
+    }
 
 
 def _metric(key: str, value: float, timestamp: int, step: int) -> Metric:
