@@ -126,6 +126,48 @@ def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry, tm
     assert not list(temp.glob("slipway-serve-metrics-*")), "and it is removed at the end"
 
 
+def test_sigterm_to_the_process_group_stops_two_workers_once_and_keeps_every_prediction(
+    start_cli, registry, tmp_path
+):
+    # `kill -TERM -<pgid>` (and a terminal's Ctrl-C) reaches the supervisor and both
+    # workers; each worker must still drain once and flush its prediction log, not be
+    # forced out by the supervisor's forwarded copy of the same signal.
+    root = tmp_path / "predictions"
+    server = start_cli(
+        "models:/forest/1",
+        "--tracking-uri",
+        registry.tracking_uri,
+        "--workers",
+        "2",
+        "--drain-seconds",
+        "0",
+        env={"SLIPWAY_PREDICTION_LOG_URI": str(root)},
+    )
+    pids: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        with httpx.Client(timeout=10) as fresh:
+            health = fresh.get(f"{server.url}/health").json()
+            if health["ready"]:
+                pids.add(health["pid"])
+    assert len(pids) == 2, "both workers answer"
+    ids = [f"group-signal-{i}" for i in range(30)]
+    for request_id in ids:
+        with httpx.Client(timeout=10) as fresh:  # new connections: both workers answer
+            answer = fresh.post(
+                f"{server.url}/predict",
+                json={"records": _records(1)},
+                headers={"x-request-id": request_id},
+            )
+            assert answer.status_code == 200, answer.text
+    server.signal(signal.SIGTERM)  # to the whole process group
+    assert server.proc.wait(timeout=60) == 0, server.output()
+    from slipway.serving.export import read_predictions
+
+    logged = read_predictions("forest", root=str(root))
+    assert sorted(logged["request_id"]) == sorted(ids), server.output()
+
+
 def test_a_model_that_cannot_load_stops_the_server_with_status_1(registry):
     from serving_support import free_port
 

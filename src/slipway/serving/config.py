@@ -44,6 +44,7 @@ class ServeConfig:
     max_wait_ms: float = DEFAULT_MAX_WAIT_MS
     batching: bool = True  # False turns batching off for every model
     model_batching: dict[str, bool] = field(default_factory=dict)  # per served name
+    fast_forests: bool = True  # sklearn forests without their per-tree Python (forest.py)
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     prediction_log: bool = True
     log_sample_rate: float = 1.0
