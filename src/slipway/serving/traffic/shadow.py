@@ -114,19 +114,39 @@ def serve_copies(
                     )
             start = stop
     seconds = time.perf_counter() - started
-    rows_compared = agreed = 0
+    rows_compared, agreed = _agreement_of(answered)
     for copy, prediction in answered:
-        try:
-            rows, same = agreement(copy.primary, prediction.predictions)
-        except Exception:
-            rows, same = 0, 0
-        rows_compared += rows
-        agreed += same
         try:
             on_answer(copy.request_id, model, prediction, variant)
         except Exception:
             logger.debug("Could not log the shadow's answer to %s", copy.request_id, exc_info=True)
     return _Served(answered, failed, rows_compared, agreed, seconds)
+
+
+def _agreement_of(answered: list[tuple[_Copy, Any]]) -> tuple[int, int]:
+    """(rows compared, rows agreeing) over a batch: one comparison when every answer is
+    a 1-D array shaped like the primary's (the usual case), else copy by copy."""
+    primaries = [copy.primary for copy, _ in answered]
+    shadows = [prediction.predictions for _, prediction in answered]
+    if all(
+        isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 1 == b.ndim
+        for a, b in zip(primaries, shadows, strict=True)
+    ) and all(len(a) == len(b) for a, b in zip(primaries, shadows, strict=True)):
+        if not primaries:
+            return 0, 0
+        try:
+            return agreement(np.concatenate(primaries), np.concatenate(shadows))
+        except Exception:  # dtypes that do not concatenate: compare copy by copy
+            pass
+    rows_compared = agreed = 0
+    for a, b in zip(primaries, shadows, strict=True):
+        try:
+            rows, same = agreement(a, b)
+        except Exception:
+            rows, same = 0, 0
+        rows_compared += rows
+        agreed += same
+    return rows_compared, agreed
 
 
 class Shadow:
