@@ -10,7 +10,9 @@ how many variants, how much traffic) one process can serve.
 `ForestPredictor` keeps only what decides the answer, in scikit-learn's own order:
 
 1. the input checked once and converted to float32, as the forest does;
-2. each tree walked by scikit-learn's compiled `Tree.apply` (it releases the GIL);
+2. each tree walked: for a few rows, all trees at once, one numpy step per level (the same
+   comparisons as scikit-learn's: float32 input against float64 thresholds); for more
+   rows, each tree by scikit-learn's compiled `Tree.apply` (it releases the GIL);
 3. the leaves' values read from one table built at load time: for classifiers the class
    fractions normalised exactly as `DecisionTreeClassifier.predict_proba` normalises them;
 4. the trees' values added one tree after the other, then divided by the number of trees,
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 _FLOAT32 = np.dtype(np.float32)
+FLAT_WALK_MAX = 128  # rows x depth up to which all trees are walked at once with numpy
 
 
 def forest_predictor(estimator: Any) -> ForestPredictor | None:
@@ -85,6 +88,19 @@ class ForestPredictor:
             start += value.shape[0]
         self.table = np.concatenate(tables)
         self.offsets = np.asarray(offsets, dtype=np.intp)[:, np.newaxis]
+        # Every tree's nodes in flat arrays, for walking all trees at once (`_leaves_flat`):
+        # a leaf's children are itself, so extra steps stay on it.
+        left, right, feature, threshold = [], [], [], []
+        for tree, start in zip(self.trees, offsets, strict=True):
+            ids = np.arange(tree.node_count, dtype=np.intp)
+            leaf = tree.children_left == -1
+            left.append(np.where(leaf, ids, tree.children_left) + start)
+            right.append(np.where(leaf, ids, tree.children_right) + start)
+            feature.append(np.where(leaf, 0, tree.feature).astype(np.intp))
+            threshold.append(np.asarray(tree.threshold, dtype=np.float64))
+        self.left, self.right = np.concatenate(left), np.concatenate(right)
+        self.feature, self.threshold = np.concatenate(feature), np.concatenate(threshold)
+        self.depth = max(int(tree.max_depth) for tree in self.trees)
 
     # ------------------------------------------------------------------ input
     def features(self, data: Any) -> np.ndarray | None:
@@ -114,11 +130,32 @@ class ForestPredictor:
         return converted
 
     # ------------------------------------------------------------------ prediction
-    def _summed(self, X: np.ndarray) -> np.ndarray:
+    def _leaves_flat(self, X: np.ndarray) -> np.ndarray:
+        """Every tree's leaf for every row, one level of all trees per numpy step: the
+        same comparisons as `Tree.apply` (float32 input against float64 thresholds)."""
+        rows = X.shape[0]
+        node = np.repeat(self.offsets, rows, axis=1)  # (trees, rows): the roots
+        row = np.arange(rows, dtype=np.intp)
+        for _ in range(self.depth):
+            go_left = X[row, self.feature[node]] <= self.threshold[node]
+            node = np.where(go_left, self.left[node], self.right[node])
+        return node
+
+    def _leaves_by_tree(self, X: np.ndarray) -> np.ndarray:
+        """Every tree's leaf for every row, from scikit-learn's compiled walk of each tree."""
         leaves = np.empty((len(self.trees), X.shape[0]), dtype=np.intp)
         for i, tree in enumerate(self.trees):
             leaves[i] = tree.apply(X)
         leaves += self.offsets
+        return leaves
+
+    def _summed(self, X: np.ndarray) -> np.ndarray:
+        # Few rows: one numpy pass per level beats one compiled call per tree (the calls'
+        # own overhead dominates); many rows or deep trees: the compiled walks win.
+        if X.shape[0] * self.depth <= FLAT_WALK_MAX:
+            leaves = self._leaves_flat(X)
+        else:
+            leaves = self._leaves_by_tree(X)
         values = self.table[leaves]  # (trees, rows[, classes])
         total = values[0].copy()
         for tree_values in values[1:]:  # tree by tree, in the estimators' order
