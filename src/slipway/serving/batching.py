@@ -20,8 +20,9 @@ many are queued or the batch is full. So a lone caller never waits, except for t
 request after a burst (once, at most `max_wait_s`). A request larger than
 `max_batch_size` runs alone.
 
-A `patient` batcher (a shadow variant's: nobody waits for its answers) always waits up to
-`max_wait_s` for a full batch, trading its latency for fewer, larger model calls.
+A `patient` batcher (for work nobody waits for) always waits up to `max_wait_s` for a full
+batch, trading its latency for fewer, larger model calls. (The shadow variant batches its
+copies itself, see `traffic/shadow.py`, with the batcher's `run_now`.)
 """
 
 from __future__ import annotations
