@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from slipway.errors import FlushError, InvalidParameterValue
-from slipway.serving.export import export_predictions, read_predictions
+from slipway.serving.export import BASE_COLUMNS, export_predictions, read_predictions
 from slipway.serving.inputs import Block
 from slipway.serving.predlog import (
     PREDICTION_LOG_URI_ENV,
@@ -143,6 +143,33 @@ def test_schema_drift_between_batches_reads_as_one_table(tmp_path: Path) -> None
     assert df["prediction"].tolist() == ["0", "label-a"]  # int vs string: read as string
     only_v2 = read_predictions("m", "2", root=root, with_labels=False)
     assert only_v2["request_id"].tolist() == ["new"]
+
+
+def test_the_experiment_column_is_null_in_logs_written_before_it(tmp_path: Path) -> None:
+    root = str(tmp_path / "log")
+    with PredictionLog(root, flush_interval_s=3600) as log:
+        log.record(  # an older server: no variant, no experiment
+            request_id="before",
+            model_name="m",
+            model_version="1",
+            inputs=pd.DataFrame({"x": [1.0]}),
+            outputs=[0],
+        )
+        log.flush()
+        log.record(
+            request_id="routed",
+            model_name="m",
+            model_version="1",
+            inputs=pd.DataFrame({"x": [2.0]}),
+            outputs=[1],
+            variant="challenger",
+            experiment="churn-ab",
+        )
+    df = read_predictions("m", root=root, with_labels=False)
+    assert df["request_id"].tolist() == ["before", "routed"]
+    assert pd.isna(df["experiment"].iloc[0]) and df["experiment"].iloc[1] == "churn-ab"
+    assert pd.isna(df["variant"].iloc[0]) and df["variant"].iloc[1] == "challenger"
+    assert list(df.columns[:7]) == [*BASE_COLUMNS, "variant", "experiment"]
 
 
 def test_output_shapes() -> None:

@@ -126,6 +126,74 @@ def test_two_workers_share_one_port_and_one_metrics_view(start_cli, registry, tm
     assert not list(temp.glob("slipway-serve-metrics-*")), "and it is removed at the end"
 
 
+def test_sigterm_to_the_process_group_stops_two_workers_once_and_keeps_every_prediction(
+    start_cli, tmp_path
+):
+    # `kill -TERM -<pgid>` (and a terminal's Ctrl-C) reaches the supervisor and both
+    # workers. Each worker must drain once: finish the requests in flight and flush its
+    # prediction log, not be forced out by the supervisor's copy of the same signal.
+    import pandas as pd
+
+    from slipway.models.signature import infer_signature
+
+    path = python_model(
+        tmp_path, SLOW_MODEL, name="slow", signature=infer_signature(pd.DataFrame({"x": [1.0]}))
+    )
+    root = tmp_path / "predictions"
+    server = start_cli(
+        str(path),
+        "--workers",
+        "2",
+        "--drain-seconds",
+        "0",
+        env={"SLIPWAY_PREDICTION_LOG_URI": str(root)},
+    )
+    pids: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        with httpx.Client(timeout=10) as fresh:
+            health = fresh.get(f"{server.url}/health").json()
+            if health["ready"]:
+                pids.add(health["pid"])
+    assert len(pids) == 2, "both workers answer"
+    ids = [f"group-signal-{i}" for i in range(4)]
+    answers: dict[str, int | str] = {}
+
+    def call(request_id: str) -> None:
+        try:
+            answers[request_id] = httpx.post(  # a connection each: both workers get some
+                f"{server.url}/invocations",
+                json={"dataframe_records": [{"x": 1.0}]},
+                headers={"x-request-id": request_id},
+                timeout=30,
+            ).status_code
+        except httpx.HTTPError as exc:  # what a forced exit does to a request in flight
+            answers[request_id] = repr(exc)
+
+    callers = [threading.Thread(target=call, args=(rid,)) for rid in ids]
+    for caller in callers:
+        caller.start()
+    deadline = time.monotonic() + 30
+    while _in_flight(server.url) < len(ids) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until every request is being answered (1.5 s each in the model)
+    server.signal(signal.SIGTERM)  # to the whole process group
+    for caller in callers:
+        caller.join(timeout=30)
+    assert [answers.get(rid) for rid in ids] == [200] * 4, server.output()
+    assert server.proc.wait(timeout=60) == 0, server.output()
+    from slipway.serving.export import read_predictions
+
+    logged = read_predictions("slow", root=str(root))
+    assert sorted(logged["request_id"]) == sorted(ids), server.output()
+
+
+def _in_flight(url: str) -> float:
+    with httpx.Client(timeout=10) as fresh:
+        text = fresh.get(f"{url}/metrics").text
+    prefix = "slipway_serving_requests_in_flight"
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith(prefix))
+
+
 def test_a_model_that_cannot_load_stops_the_server_with_status_1(registry):
     from serving_support import free_port
 

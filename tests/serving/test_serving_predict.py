@@ -193,7 +193,10 @@ def test_a_forest_saved_with_n_jobs_predicts_without_joblib_threads(serve, tmp_p
     model = RandomForestClassifier(n_estimators=8, max_depth=4, random_state=0, n_jobs=-1)
     model.fit(X, y)
     slipway.sklearn.save_model(model, str(tmp_path / "forest"), input_example=X.iloc[:3])
-    served = serve(str(tmp_path / "forest"))
+    # scikit-learn's own predict (--no-fast-forests) runs under joblib's sequential backend;
+    # the default fast path (serving/forest.py) does not use joblib at all.
+    plain = serve(str(tmp_path / "forest"), fast_forests=False)
+    fast = serve(str(tmp_path / "forest"))
     backends = []
     call = parallel.Parallel.__call__
 
@@ -202,11 +205,15 @@ def test_a_forest_saved_with_n_jobs_predicts_without_joblib_threads(serve, tmp_p
         return call(self, iterable)
 
     monkeypatch.setattr(parallel.Parallel, "__call__", spy)
-    answer = served.http.post("/predict", json={"records": X.to_dict(orient="records")})
+    answer = plain.http.post("/predict", json={"records": X.to_dict(orient="records")})
     assert answer.status_code == 200, answer.text
     assert backends and set(backends) == {"SequentialBackend"}
+    backends.clear()
+    fast_answer = fast.http.post("/predict", json={"records": X.to_dict(orient="records")})
+    assert fast_answer.status_code == 200 and backends == []
     # joblib's threads add the trees up in any order: the last bits of model.predict_proba
     # vary from call to call; the served answer is the trees added in order.
     model.set_params(n_jobs=None)
-    assert answer.json()["predictions"] == model.predict(X).tolist()
-    assert answer.json()["probabilities"] == model.predict_proba(X).tolist()
+    for served_answer in (answer, fast_answer):
+        assert served_answer.json()["predictions"] == model.predict(X).tolist()
+        assert served_answer.json()["probabilities"] == model.predict_proba(X).tolist()

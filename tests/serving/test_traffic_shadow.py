@@ -36,7 +36,7 @@ def test_a_shadow_that_sleeps_or_raises_changes_no_answer_and_adds_no_latency(
     http = served.http
     flag.touch()  # from now on the shadow sleeps 2 s, or raises, on every copy
     with_shadow, without = [], []
-    for i in range(120):  # interleaved, so both see the same machine
+    for i in range(1, 121):  # interleaved, so both see the same machine (0 * 2 == 0 * 3)
         for routed, samples in ((True, with_shadow), (False, without)):
             body = {"records": x_records(float(i))}
             if not routed:
@@ -95,4 +95,5 @@ def test_a_healthy_shadow_is_compared_and_logged_under_its_variant(serve, tmp_pa
     logged = read_predictions("primary", root=root)
     shadow_logged = read_predictions("twin", root=root)
     assert set(logged["variant"]) == {"champion"} and set(shadow_logged["variant"]) == {"twin"}
+    assert set(logged["experiment"]) == {"exp"} and set(shadow_logged["experiment"]) == {"exp"}
     assert sorted(shadow_logged["request_id"]) == sorted(ids)  # the same ids: labels join both

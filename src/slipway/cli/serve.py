@@ -78,6 +78,12 @@ def serve(
         help="Batching for one served model (default: on for built-in flavors, off for "
         "custom PythonModels). Repeatable.",
     ),
+    no_fast_forests: bool = typer.Option(
+        False,
+        "--no-fast-forests",
+        help="Call scikit-learn's own predict for random forests and extra-trees too "
+        "(by default their trees are walked without its per-tree Python: same answers).",
+    ),
     poll_interval: float = typer.Option(
         DEFAULT_POLL_INTERVAL_S, min=0.01, help="Seconds between checks of followed aliases."
     ),
@@ -142,6 +148,7 @@ def serve(
             max_wait_ms=max_wait_ms,
             batching=not no_batching,
             model_batching=parse_model_batching(model_batching),
+            fast_forests=not no_fast_forests,
             poll_interval_s=poll_interval,
             prediction_log=not no_prediction_log,
             log_sample_rate=log_sample_rate,

@@ -35,6 +35,7 @@ fails to load at startup stops the server with exit code 1.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import os
@@ -45,7 +46,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -75,6 +76,9 @@ from slipway.serving.protocols import (
 from slipway.serving.protocols.oip import error_body as oip_error_body
 from slipway.serving.registry import ModelRegistry, sources_of
 
+if TYPE_CHECKING:
+    from slipway.serving.traffic.shadow import CopyInput
+
 logger = logging.getLogger("slipway.serving")
 
 Scope = dict[str, Any]
@@ -86,6 +90,13 @@ TEXT = b"text/plain; charset=utf-8"
 STARTUP_FAILED_EXIT = 3  # a worker whose models did not load
 TRAFFIC_TOKEN_ENV = "SLIPWAY_TRAFFIC_TOKEN"
 VARIANT_HEADER = b"x-slipway-variant"
+
+# What the supervisor of `--workers N` sends a worker for the SIGTERM / SIGINT it received.
+# Workers ignore SIGTERM and SIGINT themselves: a signal to the whole process group (a
+# terminal's Ctrl-C, `kill -TERM -<pgid>`, some process managers) would otherwise reach a
+# worker twice, directly and forwarded, and a second signal means "force the exit": no
+# drain, no shutdown, and the prediction log's last buffer lost.
+WORKER_SIGNALS = {signal.SIGTERM: signal.SIGUSR1, signal.SIGINT: signal.SIGUSR2}
 
 _MODEL_PATH = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?/?$")
 _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -127,7 +138,7 @@ class Request:
         self.model: ServedModel | None = None  # once known, for metrics of failed requests
         self.variant: str | None = None  # the traffic variant answering
         self.routed = False  # chosen by the traffic strategy (not asked for by name)
-        self.mirror: Callable[[ServedModel], Awaitable[Prediction]] | None = None  # shadow copy
+        self.mirror: CopyInput | None = None  # the shadow's input, for a shadow copy
         self.model_seconds = 0.0  # the model call's share of the request
         request_id = None
         for name, value in scope["headers"]:
@@ -211,6 +222,7 @@ class ServingApp:
                 self.metrics,
                 on_shadow_answer=self._log_shadow,
             )
+        self._experiment = self.traffic.name if self.traffic is not None else None
         self.prediction_log: Any = None
         self.draining = False
         self.load_error: str | None = None
@@ -372,6 +384,7 @@ class ServingApp:
                 inputs=prediction.logged_inputs(),
                 outputs=outputs,
                 variant=model.variant or None,
+                experiment=self._experiment if model.variant else None,
             )
         except Exception:  # the log never fails a request
             logger.debug("Could not log prediction %s", request_id, exc_info=True)
@@ -424,7 +437,7 @@ class ServingApp:
                 request.variant,
                 request.request_id,
                 request.mirror,
-                prediction,
+                predictions,
                 request.model_seconds,
             )
 
@@ -445,8 +458,7 @@ class ServingApp:
             payload, params = scoring.parse(body, request.content_type, model.reader)
         prediction = await self._run_model(model, payload, params, False, request)
         if request.routed and self.traffic.shadow is not None:
-            timeout = self._timeout
-            request.mirror = lambda m: m.predict(payload, params=params, timeout=timeout)
+            request.mirror = lambda m: (payload, params, False)
         return scoring.render(prediction), model, prediction
 
     async def _predict(self, request: Request, send: Send) -> None:
@@ -472,10 +484,7 @@ class ServingApp:
         payload, params, proba = parsed.payload, parsed.params, parsed.probabilities
         prediction = await self._run_model(model, payload, params, proba, request)
         if request.routed and self.traffic.shadow is not None:
-            timeout = self._timeout
-            request.mirror = lambda m: m.predict(
-                payload, params=params, proba=proba, timeout=timeout
-            )
+            request.mirror = lambda m: (payload, params, proba)
         answer = predict.render(prediction, model, request.request_id, request.variant)
         return answer, model, prediction
 
@@ -625,10 +634,7 @@ class ServingApp:
                 outputs = oip.output_tensors(infer, model, prediction)
                 answer, header_length = oip.infer_response(infer, model, outputs)
                 if request.routed and self.traffic.shadow is not None:
-                    timeout = self._timeout
-                    request.mirror = lambda m: m.predict(
-                        oip.to_payload(infer, m), proba=proba, timeout=timeout
-                    )
+                    request.mirror = lambda m: (oip.to_payload(infer, m), None, proba)
             except ClientDisconnected:
                 return
             except Exception as exc:
@@ -856,10 +862,18 @@ class DrainingServer(uvicorn.Server):
     requests in flight. SIGINT (Ctrl-C) skips the wait; a second signal forces the exit.
     """
 
-    def __init__(self, config: uvicorn.Config, app: ServingApp, drain_seconds: float) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        app: ServingApp,
+        drain_seconds: float,
+        *,
+        worker: bool = False,
+    ) -> None:
         super().__init__(config)
         self.app = app
         self.drain_seconds = drain_seconds
+        self.worker = worker
         self.exit_at: float | None = None
 
     @contextmanager
@@ -869,13 +883,22 @@ class DrainingServer(uvicorn.Server):
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        handled = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        if self.worker:
+            # A worker of `--workers N` hears only its supervisor (see WORKER_SIGNALS).
+            handlers: dict[int, Any] = {sig: signal.SIG_IGN for sig in WORKER_SIGNALS}
+            for meant, sent in WORKER_SIGNALS.items():
+                handlers[sent] = functools.partial(self._from_supervisor, meant)
+        else:
+            handlers = {sig: self.handle_exit for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         try:
             yield
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _from_supervisor(self, meant: int, sig: int, frame: FrameType | None) -> None:
+        self.handle_exit(meant, frame)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         first = not self.app.draining
@@ -908,11 +931,14 @@ def _uvicorn_config(app: ServingApp, config: ServeConfig) -> uvicorn.Config:
     )
 
 
-def serve_in_process(config: ServeConfig, sockets: list[Any] | None = None) -> int:
-    """Run one server process (the only one, or a worker); returns its exit status."""
+def serve_in_process(
+    config: ServeConfig, sockets: list[Any] | None = None, *, worker: bool = False
+) -> int:
+    """Run one server process (the only one, or a `worker` of a supervisor); returns its
+    exit status."""
     app = ServingApp(config)
     app.freeze_gc = True
-    server = DrainingServer(_uvicorn_config(app, config), app, config.drain_seconds)
+    server = DrainingServer(_uvicorn_config(app, config), app, config.drain_seconds, worker=worker)
 
     def fatal() -> None:
         server.should_exit = True
@@ -964,17 +990,19 @@ def _worker_main(sock: Any) -> None:
     """Entry point of a worker process (spawned): settings come from the environment."""
     import sys
 
+    for sig in WORKER_SIGNALS:  # from the first instant: only the supervisor stops us
+        signal.signal(sig, signal.SIG_IGN)
     config = ServeConfig.from_env()
     _configure_logging(config.log_level)
-    sys.exit(serve_in_process(config, sockets=[sock]))
+    sys.exit(serve_in_process(config, sockets=[sock], worker=True))
 
 
 def run(config: ServeConfig) -> int:
     """Serve until SIGTERM/SIGINT; returns the exit status (0 after a clean drain).
 
     With `workers > 1` this process binds the socket, starts the workers (each loads its
-    own models), forwards SIGTERM/SIGINT to them and keeps Prometheus' multiprocess
-    directory, which it removes at the end.
+    own models), passes each SIGTERM/SIGINT it receives on to them once (`WORKER_SIGNALS`)
+    and keeps Prometheus' multiprocess directory, which it removes at the end.
     """
     _configure_logging(config.log_level)
     sources_of(config)  # a bad URI fails here, before any worker starts
@@ -1013,11 +1041,12 @@ def _run_workers(config: ServeConfig) -> int:
         return process
 
     def forward(sig: int, frame: Any) -> None:
+        # Once per signal this process receives, as the worker's own stop signal.
         nonlocal stopping
         stopping = True
         for process in workers:
             if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, sig)
+                os.kill(process.pid, WORKER_SIGNALS[signal.Signals(sig)])
 
     workers = [start_worker() for _ in range(config.workers)]
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -20,8 +20,9 @@ many are queued or the batch is full. So a lone caller never waits, except for t
 request after a burst (once, at most `max_wait_s`). A request larger than
 `max_batch_size` runs alone.
 
-A `patient` batcher (a shadow variant's: nobody waits for its answers) always waits up to
-`max_wait_s` for a full batch, trading its latency for fewer, larger model calls.
+A `patient` batcher (for work nobody waits for) always waits up to `max_wait_s` for a full
+batch, trading its latency for fewer, larger model calls. (The shadow variant batches its
+copies itself, see `traffic/shadow.py`, with the batcher's `run_now`.)
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ class Batcher:
                 rows = await self._top_up(batch, rows)
             try:
                 outcomes = await loop.run_in_executor(
-                    self.executor, self._run, [w.item for w in batch], batch[0].key
+                    self.executor, self.run_now, [w.item for w in batch], batch[0].key
                 )
             except asyncio.CancelledError:
                 for waiting in (*batch, *self._queue):
@@ -203,8 +204,10 @@ class Batcher:
         return rows
 
     # ------------------------------------------------------------------ model thread
-    def _run(self, items: list[Any], key: Hashable) -> list[tuple[bool, Any]]:
-        """Prepare each request, run them as one call, fall back to one call each on error."""
+    def run_now(self, items: list[Any], key: Hashable) -> list[tuple[bool, Any]]:
+        """Prepare each request, run them as one call, fall back to one call each on error;
+        (ok, result or error) per item. In the model's thread (the dispatcher's, or a
+        caller that batches on its own, like the shadow)."""
         outcomes: list[tuple[bool, Any]] = [(False, None)] * len(items)
         prepared: list[Any] = []
         where: list[int] = []

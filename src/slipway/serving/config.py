@@ -20,7 +20,9 @@ from slipway.errors import InvalidParameterValue
 
 CONFIG_ENV = "SLIPWAY_SERVE_CONFIG"
 
-DEFAULT_MAX_BATCH_SIZE = 64
+# Rows per model call. 64 made every 64-row request a call of its own; 1024 lets 16 such
+# requests share one call (measurements: benchmarks/RESULTS.md, Serving, "--max-batch-size").
+DEFAULT_MAX_BATCH_SIZE = 1024
 # A short wait lets concurrent single-row requests share one model call without making a
 # lone caller wait long after a burst (measurements: benchmarks/RESULTS.md, Serving).
 DEFAULT_MAX_WAIT_MS = 2.0
@@ -44,6 +46,7 @@ class ServeConfig:
     max_wait_ms: float = DEFAULT_MAX_WAIT_MS
     batching: bool = True  # False turns batching off for every model
     model_batching: dict[str, bool] = field(default_factory=dict)  # per served name
+    fast_forests: bool = True  # sklearn forests without their per-tree Python (forest.py)
     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S
     prediction_log: bool = True
     log_sample_rate: float = 1.0

@@ -413,7 +413,7 @@ class _PredictionScan:
 
 def _column_order(names: list[str]) -> list[str]:
     """The log's own columns, then the inputs, then the outputs (files may list them mixed)."""
-    base = [n for n in (*BASE_COLUMNS, "variant") if n in names]
+    base = [n for n in (*BASE_COLUMNS, "variant", "experiment") if n in names]
     inputs = [n for n in names if n.startswith(INPUT_PREFIX)]
     rest = [n for n in names if n not in base and n not in inputs]
     return base + inputs + rest

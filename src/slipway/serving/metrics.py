@@ -257,15 +257,25 @@ class ServingMetrics:
             for variant, percent in weights.items():
                 self._traffic["weight"].labels(experiment, variant).set(percent)
 
-    def shadow_copy(self, experiment: str, variant: str, outcome: str) -> None:
+    def shadow_copy(self, experiment: str, variant: str, outcome: str, number: int = 1) -> None:
         if self._traffic is not None:
-            self._traffic["copies"].labels(experiment, variant, outcome).inc()
+            self._traffic["copies"].labels(experiment, variant, outcome).inc(number)
 
     def shadow_answer(
-        self, experiment: str, variant: str, seconds: float, rows: int, agreed: int
+        self,
+        experiment: str,
+        variant: str,
+        seconds: float,
+        rows: int,
+        agreed: int,
+        copies: int = 1,
     ) -> None:
+        """A batch of `copies` copied requests the shadow answered in one model call of
+        `seconds` (observed once per copy), `agreed` of their `rows` like the primary."""
         if self._traffic is not None:
-            self._traffic["shadow_seconds"].labels(experiment, variant).observe(seconds)
+            child = self._traffic["shadow_seconds"].labels(experiment, variant)
+            for _ in range(copies):
+                child.observe(seconds)
             if agreed:
                 self._traffic["rows"].labels(experiment, variant, "true").inc(agreed)
             if rows > agreed:

@@ -28,6 +28,8 @@ A prediction file holds one row per input row::
     model_name     string                 also in the path, so a lone file is self-describing
     model_version  string
     variant        (optional) string: the traffic variant that answered (`serve --traffic`)
+    experiment     (optional) string: the traffic file's `name`, beside `variant` (logs
+                   written before it have no such column; readers see nulls)
     input.<name>   one column per input feature, with the feature's own type
     prediction     the model's output; a 2-D output becomes prediction.0, prediction.1, …
     probability    (optional) a score, or probability.<class> per class
@@ -197,6 +199,7 @@ class _Request:
     timestamp_ms: int
     rows: int
     variant: str | None = None
+    experiment: str | None = None
 
 
 @dataclass(slots=True)
@@ -292,13 +295,14 @@ class PredictionLog:
         outputs: Any,
         timestamp_ms: int | None = None,
         variant: str | None = None,
+        experiment: str | None = None,
     ) -> None:
         """Buffer one request's rows (if sampled); no I/O, never raises, drops when full.
 
         `inputs` is a DataFrame, a `Block` (the server's checked columns), an array (its
         columns are named 0, 1, …) or anything `pd.DataFrame()` takes; `outputs` is
         anything `output_columns` takes. `variant` is the traffic variant that answered
-        (a `variant` column when given).
+        and `experiment` the traffic experiment's name (a column each when given).
         """
         try:
             if not is_sampled(str(request_id), self.sample_rate):
@@ -314,6 +318,8 @@ class PredictionLog:
             )
             if variant is not None:
                 item.variant = str(variant)
+            if experiment is not None:
+                item.experiment = str(experiment)
             with self._lock:
                 full = self._buffered_rows > 0 and self._buffered_rows + rows > self.max_buffer_rows
                 if self._closed or full:
@@ -765,6 +771,9 @@ def _request_columns(requests: list[_Request]) -> dict[str, pa.Array]:
     if any(r.variant is not None for r in requests):
         variants = np.array([r.variant for r in requests], dtype=object)
         columns["variant"] = pa.array(np.repeat(variants, counts), pa.string())
+    if any(r.experiment is not None for r in requests):
+        experiments = np.array([r.experiment for r in requests], dtype=object)
+        columns["experiment"] = pa.array(np.repeat(experiments, counts), pa.string())
     return columns
 
 

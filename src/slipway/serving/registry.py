@@ -154,18 +154,6 @@ def variants_of(config: ServeConfig) -> list[tuple[str, dict[str, Any]]]:
     return list(variants.items())
 
 
-def shadow_of(config: ServeConfig) -> str | None:
-    """The shadow variant of a traffic configuration (strategy shadow), if any."""
-    traffic = config.traffic or {}
-    if traffic.get("strategy") != "shadow":
-        return None
-    return (traffic.get("shadow") or {}).get("shadow")
-
-
-def shadow_wait_ms(config: ServeConfig) -> float:
-    return float(((config.traffic or {}).get("shadow") or {}).get("max_wait_ms", 0.0))
-
-
 def variant_source(variant: str, uri: str) -> ModelSource:
     """A traffic variant's source: served under the variant's name, keeping the model's."""
     own = parse_source(uri)
@@ -341,7 +329,6 @@ class ModelRegistry:
             local = client.download_model(uri, target)
         pyfunc = load_model(str(local), allow_pickle=self.config.allow_pickle)
         config = self.config
-        shadow = source.variant is not None and source.variant == shadow_of(config)
         model = ServedModel(
             source.model_name or source.name,
             version,
@@ -350,10 +337,9 @@ class ModelRegistry:
             metrics=self.metrics,
             batching=config.batching_for(source.name, vectorised=_vectorised(pyfunc)),
             max_batch_size=config.max_batch_size,
-            max_wait_s=max(config.max_wait_ms, shadow_wait_ms(config) if shadow else 0) / 1000,
+            max_wait_s=config.max_wait_ms / 1000,
             variant=source.variant or "",
-            # Nobody waits for a shadow's answers: fewer, larger calls leave the primary more.
-            patient=shadow,
+            fast_forests=config.fast_forests,
         )
         try:
             model.warm()

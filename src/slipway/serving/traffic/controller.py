@@ -27,7 +27,7 @@ from slipway.serving.traffic import bandit, canary
 from slipway.serving.traffic.config import TrafficConfig, check_weights
 from slipway.serving.traffic.feedback import Handover, RequestMemory, Served, reward_of
 from slipway.serving.traffic.routing import Split, key_from_body, key_text
-from slipway.serving.traffic.shadow import Run, Shadow
+from slipway.serving.traffic.shadow import CopyInput, Shadow
 from slipway.serving.traffic.state import StateFolder
 from slipway.serving.traffic.stats import Scopes, ShadowCounts, Window, merge
 
@@ -112,6 +112,7 @@ class TrafficController:
                 metrics,
                 self.name,
                 config.shadow.sample,
+                config.shadow.max_wait_ms / 1000.0,
             )
         names = {getattr(s, "model_name", None) or s.name for s in getattr(models, "sources", [])}
         self._routed = ({self.name} | names) - set(self.variants)
@@ -239,10 +240,13 @@ class TrafficController:
         if status < 400:
             self.memory.remember(request_id, variant, predictions)
 
-    def mirror(self, variant: str, request_id: str, run: Run, primary: Any, seconds: float) -> None:
-        """Copy a request the primary answered to the shadow (shadow strategy only)."""
+    def mirror(
+        self, variant: str, request_id: str, make_input: CopyInput, primary: Any, seconds: float
+    ) -> None:
+        """Copy a request the primary answered (`primary`: its predictions, `seconds`: its
+        model call) to the shadow (shadow strategy only)."""
         if self.shadow is not None and variant == self.primary:
-            self.shadow.mirror(request_id, run, primary, seconds)
+            self.shadow.mirror(request_id, make_input, primary, seconds)
 
     # ------------------------------------------------------------------ feedback
     def feedback(self, records: list[Any]) -> None:
@@ -297,6 +301,7 @@ class TrafficController:
             "claimed": claimed,
         }
         if self.shadow is not None:
+            self.shadow.report_metrics()
             doc["shadow"] = self.shadow.counts.to_json()
         return doc
 
