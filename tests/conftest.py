@@ -8,16 +8,15 @@ unreachable server is a failure instead of a skip.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from server_support import running_server
 
 POSTGRES_ENV = "SLIPWAY_TEST_POSTGRES_URI"
 REQUIRE_ENV = "SLIPWAY_REQUIRE_INTEGRATION"
@@ -73,12 +72,6 @@ def postgres_uri(postgres_server_uri: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -86,39 +79,11 @@ class LiveServer:
     artifacts_dir: Path
 
 
-@contextmanager
-def _running_server(store_uri: str, artifacts: str) -> Iterator[str]:
-    """A real `slipway server` app on a real socket (uvicorn in a thread); yields its URL."""
-    import uvicorn
-
-    from slipway.server.app import create_app
-
-    app = create_app(backend_store_uri=store_uri, artifacts_destination=artifacts)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("slipway server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def server_factory() -> Iterator:
     """Start live servers over any backend store and artifact destination: `factory(a, b)`."""
     with ExitStack() as stack:
-        yield lambda store_uri, artifacts: stack.enter_context(
-            _running_server(store_uri, artifacts)
-        )
+        yield lambda store_uri, artifacts: stack.enter_context(running_server(store_uri, artifacts))
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from server_support import free_port, running_server
 
 
 @pytest.fixture
@@ -48,33 +48,12 @@ def http(live_server) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def shared_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """One server for a whole module, for the many small tests that change nothing."""
-    import uvicorn
-
-    from slipway.server.app import create_app
-
     tmp = tmp_path_factory.mktemp("shared-server")
-    app = create_app(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts"))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("slipway server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    with (
+        running_server(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts")) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

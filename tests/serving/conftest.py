@@ -31,13 +31,14 @@ from serving_support import (
     Registry,
     Served,
     forest,
-    free_port,
     mixed_data,
     mixed_pipeline,
     numeric_data,
     regressor,
     running_server,
 )
+
+from server_support import free_port
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -145,12 +144,6 @@ class Registry:
 
 
 # ------------------------------------------------------------------------ in-process servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

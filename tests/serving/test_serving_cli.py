@@ -195,7 +195,7 @@ def _in_flight(url: str) -> float:
 
 
 def test_a_model_that_cannot_load_stops_the_server_with_status_1(registry):
-    from serving_support import free_port
+    from server_support import free_port
 
     result = CliRunner().invoke(
         app,

@@ -12,10 +12,7 @@ from __future__ import annotations
 import io
 import os
 import random
-import socket
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from server_support import running_server
 from slipway.entities import Metric, Param, Tag
 from slipway.tracking.client import Client
 
@@ -195,12 +193,6 @@ def _seed_monitor(url: str, challenger_run: str) -> None:
     store.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class UiServer:
     url: str
@@ -210,27 +202,9 @@ class UiServer:
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     """`slipway server` (uvicorn on a real socket, in a thread) over seeded SQLite data."""
-    import uvicorn
-
-    from slipway.server.app import create_app
-
     tmp = tmp_path_factory.mktemp("ui-server")
-    app = create_app(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts"))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("slipway server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    yield UiServer(url, seed(url))
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(f"sqlite:///{tmp / 'server.db'}", str(tmp / "artifacts")) as url:
+        yield UiServer(url, seed(url))
 
 
 def _unavailable(reason: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,11 @@ from pathlib import Path
 
 import httpx
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from server_support import free_port
 
 
 def test_slipway_ui_serves_the_pages_on_the_embedded_store(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "SLIPWAY_HOME": str(tmp_path / "home")}
     code = "import sys; from slipway.cli.main import main; sys.argv[0] = 'slipway'; main()"
     proc = subprocess.Popen(
