@@ -161,6 +161,7 @@ def test_demo_runs_the_model_lifecycle(tmp_path: Path, monkeypatch: pytest.Monke
     assert str(champion.version) == "4"
     assert champion.run_id == runs["retrain-on-drift"].info.run_id
     assert "now answering with v4" in out
+    assert "Or in the browser: .venv/bin/slipway ui" in out  # the web UI on this data
     from slipway.monitoring import monitors
 
     events = [e.kind for e in monitors.monitor_status("churn-demo", client=client).events]

@@ -345,6 +345,10 @@ def run_demo() -> str:
         f"[bold].venv/bin/slipway monitor status {MONITOR}[/], "
         f"[bold].venv/bin/slipway predictions export {MODEL_NAME} -o scored.csv[/]"
     )
+    console.print(
+        "Or in the browser: [bold].venv/bin/slipway ui[/] (experiments, runs, the registry "
+        "and the monitor on this data, at http://127.0.0.1:5000)"
+    )
     return champion.run_id
 
 
