@@ -172,3 +172,12 @@ def test_shadow_rows_are_marked_and_a_monitor_window_counts_only_served_answers(
         assert set(data.outputs.column("model_version").to_pylist()) == {"1"}
     window = evaluate_window("svc-monitor", spec, data, started_ms, ended_ms, None)
     assert window.rows == requests and window.labelled_rows == requests
+
+    # The experiment report keeps the shadow as its variant: it answered the same
+    # requests, so it is scored against the same labels as the primary.
+    from slipway.serving.abtest.analysis import analyze_experiment
+
+    report = analyze_experiment("exp", "abs_error", models="svc", root=log_root)
+    champion, challenger = report.variant("champion"), report.variant("challenger")
+    assert champion.rows == challenger.rows == requests and report.excluded_rows == 0
+    assert champion.value == 0.0 and challenger.value == sum(range(1, requests + 1)) / requests
