@@ -112,6 +112,9 @@ def export(
         None, "--until", help="Up to this day (inclusive) or time (exclusive)."
     ),
     no_labels: bool = typer.Option(False, "--no-labels", help="Do not join the labels."),
+    no_shadow: bool = typer.Option(
+        False, "--no-shadow", help="Leave out a shadow's answers (served to no client)."
+    ),
     log_uri: str | None = typer.Option(
         None,
         "--log-uri",
@@ -132,6 +135,7 @@ def export(
         until=until,
         root=log_uri,
         with_labels=not no_labels,
+        include_shadow=not no_shadow,
     )
     if json_output:
         print_json(

@@ -1,7 +1,8 @@
 """Evaluate one window of a monitor: the prediction log against the model's reference.
 
 A window's rows are read from the prediction log (every version the alias served in it),
-with the labels that have arrived. Too few rows and the window is `not_enough_data`:
+with the labels that have arrived; a shadow's answers (`shadow` rows: copies of requests
+that no client received) are left out. Too few rows and the window is `not_enough_data`:
 stored, never alerted on. Otherwise the inputs and predictions are tested for drift
 against the reference profile of the version the monitor watches (with data quality),
 the labelled rows are scored (`performance`), and a classifier that logs probabilities
@@ -130,6 +131,7 @@ def read_window(spec: MonitorSpec, start: int, end: int, tracking_uri: str) -> W
         "root": spec.prediction_log,
         "batch_rows": _BATCH_ROWS,
         "tracking_uri": tracking_uri,
+        "include_shadow": False,  # a shadow's answers to copies were served to no one
     }
     limit = spec.sample_rows or None
     bar = np.inf

@@ -366,7 +366,13 @@ class ServingApp:
                 f"({self._timeout:g} s)."
             ) from None
 
-    def _log_prediction(self, request_id: str, model: ServedModel, prediction: Prediction) -> None:
+    def _log_prediction(
+        self,
+        request_id: str,
+        model: ServedModel,
+        prediction: Prediction,
+        shadow: bool = False,
+    ) -> None:
         log = self.prediction_log
         if log is None:
             return
@@ -385,6 +391,7 @@ class ServingApp:
                 outputs=outputs,
                 variant=model.variant or None,
                 experiment=self._experiment if model.variant else None,
+                shadow=shadow,
             )
         except Exception:  # the log never fails a request
             logger.debug("Could not log prediction %s", request_id, exc_info=True)
@@ -392,7 +399,8 @@ class ServingApp:
     def _log_shadow(
         self, request_id: str, model: ServedModel, prediction: Prediction, variant: str
     ) -> None:
-        self._log_prediction(request_id, model, prediction)
+        """Log a shadow's answer to a copy, marked `shadow` (no client received it)."""
+        self._log_prediction(request_id, model, prediction, shadow=True)
 
     # ------------------------------------------------------------------ traffic
     def _route(self, request: Request, doc: Any) -> ServedModel:

@@ -28,6 +28,11 @@ the whole of the 30th).
 
 The partition columns themselves (`model`, `version`, `date`) are left out of the result:
 `model_name`, `model_version` and `timestamp` carry the same facts.
+
+Shadow rows (a `shadow` strategy's answers to copies of requests, `shadow` true) are
+returned like any other row; `include_shadow=False` leaves them out, which is what a
+reader of the traffic clients were actually served wants (monitoring does so). Rows
+without the column (older logs) are served answers.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ LABEL_PARTITIONING = ds.partitioning(pa.schema([("date", pa.string())]), flavor=
 LABEL_COLUMNS = ("label", "reward", "label_timestamp")
 BASE_COLUMNS = ("request_id", "row_index", "timestamp", "model_name", "model_version")
 DEFAULT_BATCH_ROWS = 64_000
+SHADOW = "shadow"
 
 
 @dataclass(frozen=True)
@@ -105,11 +111,13 @@ def read_predictions(
     with_labels: bool = True,
     columns: Sequence[str] | None = None,
     tracking_uri: str | None = None,
+    include_shadow: bool = True,
 ) -> pd.DataFrame:
     """The model's logged predictions (one row per input row), left-joined with labels.
 
     Sorted by timestamp, request id and row. `columns` limits the log columns read
     (`request_id` is always included; label columns are added when `with_labels`).
+    `include_shadow=False` leaves out a shadow's answers (see the module docstring).
     """
     table = read_predictions_table(
         model_name,
@@ -120,6 +128,7 @@ def read_predictions(
         with_labels=with_labels,
         columns=columns,
         tracking_uri=tracking_uri,
+        include_shadow=include_shadow,
     )
     return table.to_pandas()
 
@@ -134,9 +143,12 @@ def read_predictions_table(
     with_labels: bool = True,
     columns: Sequence[str] | None = None,
     tracking_uri: str | None = None,
+    include_shadow: bool = True,
 ) -> pa.Table:
     """`read_predictions` as a pyarrow Table."""
-    scan = _PredictionScan(model_name, version, since, until, root, columns, tracking_uri)
+    scan = _PredictionScan(
+        model_name, version, since, until, root, columns, tracking_uri, include_shadow
+    )
     labels = _latest_labels(scan.log, scan.since) if with_labels else None
     table = scan.read()
     if labels is not None:
@@ -160,9 +172,15 @@ def iter_predictions(
     columns: Sequence[str] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     tracking_uri: str | None = None,
+    include_shadow: bool = True,
 ) -> Iterator[pa.Table]:
-    """The joined log one batch at a time (file order; every batch has the same schema)."""
-    scan = _PredictionScan(model_name, version, since, until, root, columns, tracking_uri)
+    """The joined log one batch at a time (file order; every batch has the same schema).
+
+    `include_shadow=False` leaves out a shadow's answers (see the module docstring).
+    """
+    scan = _PredictionScan(
+        model_name, version, since, until, root, columns, tracking_uri, include_shadow
+    )
     labels = _latest_labels(scan.log, scan.since) if with_labels else None
     for batch in scan.batches(batch_rows):
         table = pa.Table.from_batches([batch])
@@ -187,15 +205,19 @@ def export_predictions(
     root: str | None = None,
     with_labels: bool = True,
     tracking_uri: str | None = None,
+    include_shadow: bool = True,
 ) -> ExportResult:
     """Write the joined log to a local `.parquet` or `.csv` file, streaming batch by batch.
 
     The file appears whole or not at all (written under a temporary name, then renamed).
     ResourceDoesNotExist when the model has no logged predictions at all.
+    `include_shadow=False` leaves out a shadow's answers (see the module docstring).
     """
     path = Path(output_path)
     fmt = _file_format(path)
-    scan = _PredictionScan(model_name, version, since, until, root, None, tracking_uri)
+    scan = _PredictionScan(
+        model_name, version, since, until, root, None, tracking_uri, include_shadow
+    )
     if not scan.model_exists():
         known = scan.log.models()
         listed = ", ".join(repr(m) for m in known) if known else "none"
@@ -339,6 +361,7 @@ class _PredictionScan:
         root: str | None,
         columns: Sequence[str] | None,
         tracking_uri: str | None,
+        include_shadow: bool = True,
     ) -> None:
         self.log = _LogRoot(root, tracking_uri)
         self.since = _moment(since, end=False)
@@ -358,6 +381,10 @@ class _PredictionScan:
         self.dataset = _unified_dataset(
             self.log, files, self.log.path(PREDICTIONS_DIR), PREDICTION_PARTITIONING
         )
+        if not include_shadow and self.dataset is not None:
+            self.row_filter = _all(
+                [c for c in (self.row_filter, _served(self.dataset)) if c is not None]
+            )
         if self.dataset is None:
             names = list(BASE_COLUMNS)
         else:
@@ -411,9 +438,17 @@ class _PredictionScan:
         return self.dataset.to_table(columns=self.columns, filter=self.row_filter)
 
 
+def _served(dataset: ds.Dataset) -> ds.Expression | None:
+    """The rows clients were served: not a shadow's (null, or no column, is served)."""
+    if SHADOW not in dataset.schema.names:
+        return None
+    shadow = ds.field(SHADOW)
+    return shadow.is_null() | (shadow == pa.scalar(False))
+
+
 def _column_order(names: list[str]) -> list[str]:
     """The log's own columns, then the inputs, then the outputs (files may list them mixed)."""
-    base = [n for n in (*BASE_COLUMNS, "variant", "experiment") if n in names]
+    base = [n for n in (*BASE_COLUMNS, "variant", "experiment", SHADOW) if n in names]
     inputs = [n for n in names if n.startswith(INPUT_PREFIX)]
     rest = [n for n in names if n not in base and n not in inputs]
     return base + inputs + rest

@@ -30,6 +30,11 @@ A prediction file holds one row per input row::
     variant        (optional) string: the traffic variant that answered (`serve --traffic`)
     experiment     (optional) string: the traffic file's `name`, beside `variant` (logs
                    written before it have no such column; readers see nulls)
+    shadow         (optional) bool: true on a shadow's answer to a copy of a request (the
+                   `shadow` strategy), which no client received; it has the primary's
+                   request id. Null or absent means a served answer (older logs have no
+                   such column). Readers of served traffic leave shadow rows out
+                   (`include_shadow=False` in `slipway.serving.export`).
     input.<name>   one column per input feature, with the feature's own type
     prediction     the model's output; a 2-D output becomes prediction.0, prediction.1, …
     probability    (optional) a score, or probability.<class> per class
@@ -200,6 +205,7 @@ class _Request:
     rows: int
     variant: str | None = None
     experiment: str | None = None
+    shadow: bool = False
 
 
 @dataclass(slots=True)
@@ -296,13 +302,15 @@ class PredictionLog:
         timestamp_ms: int | None = None,
         variant: str | None = None,
         experiment: str | None = None,
+        shadow: bool = False,
     ) -> None:
         """Buffer one request's rows (if sampled); no I/O, never raises, drops when full.
 
         `inputs` is a DataFrame, a `Block` (the server's checked columns), an array (its
         columns are named 0, 1, …) or anything `pd.DataFrame()` takes; `outputs` is
         anything `output_columns` takes. `variant` is the traffic variant that answered
-        and `experiment` the traffic experiment's name (a column each when given).
+        and `experiment` the traffic experiment's name (a column each when given);
+        `shadow` marks a shadow's answer to a copy of the request (the `shadow` column).
         """
         try:
             if not is_sampled(str(request_id), self.sample_rate):
@@ -320,6 +328,8 @@ class PredictionLog:
                 item.variant = str(variant)
             if experiment is not None:
                 item.experiment = str(experiment)
+            if shadow:
+                item.shadow = True
             with self._lock:
                 full = self._buffered_rows > 0 and self._buffered_rows + rows > self.max_buffer_rows
                 if self._closed or full:
@@ -774,6 +784,9 @@ def _request_columns(requests: list[_Request]) -> dict[str, pa.Array]:
     if any(r.experiment is not None for r in requests):
         experiments = np.array([r.experiment for r in requests], dtype=object)
         columns["experiment"] = pa.array(np.repeat(experiments, counts), pa.string())
+    if any(r.shadow for r in requests):
+        shadows = np.array([r.shadow for r in requests], dtype=bool)
+        columns["shadow"] = pa.array(np.repeat(shadows, counts), pa.bool_())
     return columns
 
 

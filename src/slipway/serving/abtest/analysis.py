@@ -6,7 +6,9 @@
 Variants: rows are grouped by the log's `variant` column when it has values (rows
 without one are left out and counted in `excluded_rows`), else by `model_version` (by
 `model_name/model_version` when several models are read). When the log has an
-`experiment` column, rows that name another experiment are left out too. The control is
+`experiment` column, rows that name another experiment are left out too. A shadow's
+answers (`shadow` rows) count under the shadow's variant: it answered copies of the same
+requests, so it is scored against the same labels as the primary. The control is
 the variant given, else the one named `control`, else the first in natural order (so
 version 1 before version 2).
 
