@@ -59,6 +59,19 @@ def test_metric_history_bulk(mlflow_uri: str, runs_with_history) -> None:
     )
     assert missing.status_code == 400
     assert missing.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert missing.json()["message"] == (
+        "GetMetricHistoryBulk request must specify at least one run_id."
+    )
+    too_many = _call(
+        mlflow_uri,
+        "GET",
+        f"{AJAX}/metrics/get-history-bulk",
+        params={"run_id": [f"r{i}" for i in range(101)], "metric_key": "x"},
+    )
+    assert too_many.status_code == 400
+    assert too_many.json()["message"] == (
+        "GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received 101 run_ids."
+    )
 
 
 def test_metric_history_bulk_interval(mlflow_uri: str, runs_with_history) -> None:
@@ -112,6 +125,19 @@ def test_search_datasets(mlflow_uri: str) -> None:
     assert answer.json()["dataset_summaries"] == [
         {"experiment_id": exp_id, "name": "frame", "digest": dataset.digest, "context": "training"}
     ]
+    for ids, message in [
+        ([], "SearchDatasets request must specify at least one experiment_id."),
+        (
+            [str(i) for i in range(21)],
+            "SearchDatasets request cannot specify more than 20 experiment_ids. "
+            "Received 21 experiment_ids.",
+        ),
+    ]:
+        refused = _call(
+            mlflow_uri, "POST", f"{AJAX}/experiments/search-datasets", json={"experiment_ids": ids}
+        )
+        assert refused.status_code == 400
+        assert refused.json()["message"] == message
 
 
 def test_upload_and_download_artifacts(mlflow_uri: str, tmp_path: Path) -> None:

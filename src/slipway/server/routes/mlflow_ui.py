@@ -41,20 +41,25 @@ MAX_EXPERIMENT_IDS_PER_REQUEST = 20
 MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 
 
+def _ids(fields: RequestFields, field: str, request: str, limit: int) -> list[str]:
+    """The ids of a bulk request, 1 to `limit` of them, refused in MLflow's words otherwise."""
+    ids = fields.strings(field)
+    noun = field.removesuffix("s")  # run_id, experiment_id
+    if not ids:
+        raise InvalidParameterValue(f"{request} request must specify at least one {noun}.")
+    if len(ids) > limit:
+        raise InvalidParameterValue(
+            f"{request} request cannot specify more than {limit} {noun}s. "
+            f"Received {len(ids)} {noun}s."
+        )
+    return ids
+
+
 # --- metric history of several runs --------------------------------------------------------
 @ajax_router.get("/metrics/get-history-bulk")
 def get_metric_history_bulk(fields: RequestFields, store: Store) -> Response:
     """Every point of one metric of up to 100 runs, by run, then timestamp and step."""
-    run_ids = fields.strings("run_id")
-    if not run_ids:
-        raise InvalidParameterValue(
-            "GetMetricHistoryBulk request must specify at least one run_id."
-        )
-    if len(run_ids) > MAX_RUN_IDS_PER_REQUEST:
-        raise InvalidParameterValue(
-            f"GetMetricHistoryBulk request cannot specify more than {MAX_RUN_IDS_PER_REQUEST} "
-            f"run_ids. Received {len(run_ids)} run_ids."
-        )
+    run_ids = _ids(fields, "run_id", "GetMetricHistoryBulk", MAX_RUN_IDS_PER_REQUEST)
     key = fields.string("metric_key")
     if key is None:
         raise InvalidParameterValue("GetMetricHistoryBulk request must specify a metric_key.")
@@ -138,16 +143,9 @@ def _with_run(m: Metric, run_id: str) -> dict:
 # --- datasets ------------------------------------------------------------------------------
 @ajax_router.post("/experiments/search-datasets")
 def search_datasets(fields: RequestFields, store: Store) -> Response:
-    experiment_ids = fields.strings("experiment_ids")
-    if not experiment_ids:
-        raise InvalidParameterValue(
-            "SearchDatasets request must specify at least one experiment_id."
-        )
-    if len(experiment_ids) > MAX_EXPERIMENT_IDS_PER_REQUEST:
-        raise InvalidParameterValue(
-            f"SearchDatasets request cannot specify more than {MAX_EXPERIMENT_IDS_PER_REQUEST} "
-            f"experiment_ids. Received {len(experiment_ids)} experiment_ids."
-        )
+    experiment_ids = _ids(
+        fields, "experiment_ids", "SearchDatasets", MAX_EXPERIMENT_IDS_PER_REQUEST
+    )
     return json_response({"dataset_summaries": store.search_datasets(experiment_ids)})
 
 
